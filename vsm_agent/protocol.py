@@ -30,20 +30,22 @@ copy), so separate owners plus re-assertion make the protocol convergent.
 Values are ``;``-separated ``name=value`` fields, starting with the
 protocol version, e.g.::
 
-    vsm:req:6f1c...   v=1;id=9b2e...;seq=3;st=requested;cur=10;want=12;ts=1764097200;why=used_pct
-    vsm:resp:6f1c...  v=1;id=9b2e...;seq=3;st=granted;size=12;ts=1764097201;why=ok
+    vsm:req:6f1c...   v=1;id=9b2e...;seq=3;st=requested;cur=10;want=12;
+                      ts=1764097200;why=used_pct     (one line on the wire)
+    vsm:resp:6f1c...  v=1;id=9b2e...;seq=3;st=granted;size=12;
+                      ts=1764097201;why=ok
 
 Use it like this::
 
     from vsm_agent import protocol
 
-    req = protocol.ExpansionRequest(volume_id=vol, request_id=protocol.new_request_id(),
-                                    seq=1, state=protocol.RequestState.REQUESTED,
-                                    current_gb=10, requested_gb=12,
-                                    timestamp=int(time.time()), reason='used_pct')
-    key, value = req.key, req.encode()            # always legal for Nova
+    req = protocol.ExpansionRequest(
+        volume_id=vol, request_id=protocol.new_request_id(), seq=1,
+        state=protocol.RequestState.REQUESTED, current_gb=10,
+        requested_gb=12, timestamp=int(time.time()), reason='used_pct')
+    key, value = req.key, req.encode()          # always legal for Nova
 
-    view = protocol.read_metadata(server_metadata)   # never raises
+    view = protocol.read_metadata(server_metadata)      # never raises
     for volume_id, entry in view.items():
         entry.request, entry.response, entry.errors
 
@@ -127,8 +129,11 @@ FINAL_RESPONSE_STATES = frozenset({ResponseState.DENIED,
 
 
 class Reason:
-    """Well-known reason codes (any code matching ``[a-z][a-z0-9_]{0,23}``
-    is legal on the wire; these are the ones VSM itself writes)."""
+    """Well-known reason codes.
+
+    Any code matching ``[a-z][a-z0-9_]{0,23}`` is legal on the wire; these
+    are the ones VSM itself writes.
+    """
 
     # Agent: why it asks.
     USED_PCT = 'used_pct'
@@ -475,17 +480,6 @@ class ExpansionResponse:
         return dataclasses.replace(self, **changes)
 
 
-def _wrap_construction(build):
-    """Turn the dataclass checks into ProtocolErrors only (they already
-    are); guard against anything else escaping the parser."""
-    try:
-        return build()
-    except ProtocolError:
-        raise
-    except Exception as exc:  # pragma: no cover - defensive
-        raise MalformedValue('value', 'could not be parsed: %s' % exc)
-
-
 def parse_request(key: typing.Any, value: typing.Any) -> ExpansionRequest:
     """Parse the agent's ``vsm:req:`` entry.
 
@@ -504,10 +498,10 @@ def parse_request(key: typing.Any, value: typing.Any) -> ExpansionRequest:
     timestamp = _parse_int('ts', _take(fields, 'ts'), 0, MAX_TIMESTAMP)
     reason = _check_reason('why', _take(fields, 'why'))
     _reject_leftovers(fields)
-    return _wrap_construction(lambda: ExpansionRequest(
+    return ExpansionRequest(
         volume_id=volume_id, request_id=request_id, seq=seq, state=state,
         current_gb=current, requested_gb=wanted, timestamp=timestamp,
-        reason=reason))
+        reason=reason)
 
 
 def parse_response(key: typing.Any, value: typing.Any) -> ExpansionResponse:
@@ -530,10 +524,10 @@ def parse_response(key: typing.Any, value: typing.Any) -> ExpansionResponse:
     retry_after = (None if after is None
                    else _parse_int('after', after, 0, MAX_TIMESTAMP))
     _reject_leftovers(fields)
-    return _wrap_construction(lambda: ExpansionResponse(
+    return ExpansionResponse(
         volume_id=volume_id, request_id=request_id, seq=seq, state=state,
         size_gb=size, timestamp=timestamp, reason=reason,
-        retry_after=retry_after))
+        retry_after=retry_after)
 
 
 # ------------------------------------------------------- whole metadata --

@@ -83,7 +83,7 @@ def _mutate(value, draw):
         return ';'.join(perm)
     pos = draw(st.integers(0, max(len(value) - 1, 0)))
     char = draw(st.sampled_from(list('0123456789abcdef;=-_ vX\x00\u00e9'))
-                     | st.characters())
+                | st.characters())
     if ops == 'insert':
         return value[:pos] + char + value[pos:]
     if ops == 'delete':
@@ -93,8 +93,10 @@ def _mutate(value, draw):
 
 @st.composite
 def mutated_entries(draw):
-    """``(key, value)`` pairs: valid entries with one or more random edits,
-    or plain random strings and non-string objects."""
+    """``(key, value)`` pairs: valid entries with random edits.
+
+    One to three edits of a valid value, and sometimes of its key.
+    """
     message = draw(requests() | responses())
     key, value = message.key, message.encode()
     for _ in range(draw(st.integers(1, 3))):
