@@ -338,6 +338,19 @@ def _pip_install(target, pip_packages):
           '--only-binary=:all:'] + list(pip_packages))
 
 
+def _trim_site_packages(site):
+    """Drop what no test needs but costs guest RAM (the initramfs lives in RAM)."""
+    for dirpath, dirnames, filenames in os.walk(site):
+        for d in [d for d in dirnames if d in ('tests', 'test')]:
+            shutil.rmtree(os.path.join(dirpath, d))
+            dirnames.remove(d)
+    # netaddr's IEEE registries (8 MB) are read only to name a MAC's vendor.
+    for name in ('oui.txt', 'iab.txt'):
+        path = os.path.join(site, 'netaddr', 'eui', name)
+        if os.path.exists(path):
+            os.unlink(path)
+
+
 def _build(tmp, root, pip_packages, kpkg, kver):
     t = {}
     t0 = time.monotonic()
@@ -382,6 +395,7 @@ def _build(tmp, root, pip_packages, kpkg, kver):
                 _install(lib, r)
     site = r + GUEST_SITE_PACKAGES
     _pip_install(site, pip_packages)
+    _trim_site_packages(site)
     t['python'] = time.monotonic() - t0
     _run(['/usr/bin/python3.11', '-m', 'compileall', '-q', '-j0', stdlib, site],
          check=False)

@@ -32,16 +32,18 @@ def wait_for_services(conn, timeout=180):
                  any(True for _ in conn.compute.hypervisors()))
         if ready:
             return
+        print(f'waiting: cinder-volume up {sorted(volume)}, nova up {sorted(compute)}',
+              file=sys.stderr, flush=True)
         if time.monotonic() > deadline:
             raise SystemExit(f'services not up after {timeout}s: cinder-volume up on '
                              f'{sorted(volume)}, nova up: {sorted(compute)}')
-        time.sleep(1)
+        time.sleep(0.5)
 
 
 def create_resources(conn):
     types = {}
     for name in VOLUME_TYPES:
-        vt = conn.block_storage.find_volume_type(name) or conn.block_storage.create_type(
+        vt = conn.block_storage.find_type(name) or conn.block_storage.create_type(
             name=name, extra_specs={'volume_backend_name': name})
         types[name] = vt.id
     flavor = conn.compute.find_flavor(FLAVOR) or conn.compute.create_flavor(

@@ -158,14 +158,14 @@ class TestReadMetadata(testtools.TestCase):
 class TestProperties(testtools.TestCase):
     """Round trip for every valid value; hostile input never crashes."""
 
-    @hypothesis.settings(max_examples=2000, deadline=None)
+    @hypothesis.settings(max_examples=1000, deadline=None)
     @hypothesis.given(st_vsm.requests())
     def test_request_round_trip(self, request):
         value = request.encode()
         self.assertTrue(protocol.is_legal_for_nova(request.key, value))
         self.assertEqual(request, protocol.parse_request(request.key, value))
 
-    @hypothesis.settings(max_examples=2000, deadline=None)
+    @hypothesis.settings(max_examples=1000, deadline=None)
     @hypothesis.given(st_vsm.responses())
     def test_response_round_trip(self, response):
         value = response.encode()
