@@ -1,0 +1,302 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Channel: the agent's only link to the control plane, Nova server metadata.
+
+Reads come from the **metadata service**
+(``http://169.254.169.254/openstack/latest/meta_data.json``: no
+credentials, works without a route to the management network; its ``meta``
+key is the server metadata, ``uuid`` the server id, ``devices`` the tagged
+volumes). Nova caches it per instance for ``[api]
+metadata_cache_expiration`` (15 s by default), so answers arrive with that
+delay. When it is unreachable the agent falls back to the Nova API
+``GET /servers/{id}/metadata``.
+
+Writes go to the **Nova API**, one key per call::
+
+    PUT /servers/{id}/metadata/{key}   {"meta": {key: value}}
+
+never ``PUT /servers/{id}/metadata`` (it replaces every key), after a
+random delay of up to ``write_jitter_s`` so the agent and the service
+rarely write at the same moment (Nova can lose one of two concurrent
+writes; the protocol re-asserts, but fewer races is cheaper). The
+credentials are a Keystone **application credential** from the config
+file (``[nova] application_credential_id`` / ``_secret``, ``auth_url``);
+keystoneauth1 is imported on the first call that needs it, so an idle
+agent never loads it.
+
+Errors raise :class:`ChannelError` (``transient`` tells the caller to
+retry with :class:`Backoff`); 409 from Nova (server locked or busy) is
+transient. Usage::
+
+    chan = channel.NovaChannel.from_conf(conf)
+    meta = chan.read_metadata()          # {'vsm:resp:...': 'v=1;...', ...}
+    chan.write(key, value)               # jittered single-key PUT
+    chan.server_id                       # from meta_data.json 'uuid' or config
+"""
+
+import json
+import logging
+import random
+import time
+import typing
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from oslo_config import cfg
+
+LOG = logging.getLogger(__name__)
+
+GROUP = 'nova'
+
+nova_opts = [
+    cfg.StrOpt('metadata_url',
+               default='http://169.254.169.254/openstack/latest/'
+                       'meta_data.json',
+               help='The metadata service document to read answers from.'),
+    cfg.FloatOpt('metadata_timeout_s', default=3.0, min=0.1,
+                 help='Timeout of one metadata service request.'),
+    cfg.StrOpt('server_id',
+               help='This server\'s UUID. Default: the "uuid" of the '
+                    'metadata service document.'),
+    cfg.URIOpt('auth_url',
+               help='Keystone URL (e.g. https://keystone.example.com/v3).'),
+    cfg.StrOpt('application_credential_id',
+               help='Application credential allowed to update this '
+                    'server\'s metadata (role member, ideally restricted '
+                    'by access rules to /v2.1/servers/<uuid>/metadata/*).'),
+    cfg.StrOpt('application_credential_secret', secret=True,
+               help='Secret of the application credential.'),
+    cfg.StrOpt('region_name', help='Region of the compute endpoint.'),
+    cfg.StrOpt('interface', default='public',
+               choices=['public', 'internal', 'admin'],
+               help='Catalog interface of the compute endpoint.'),
+    cfg.URIOpt('endpoint_override',
+               help='Compute endpoint to use instead of the catalog\'s.'),
+    cfg.StrOpt('cafile', help='CA bundle for TLS verification.'),
+    cfg.BoolOpt('insecure', default=False,
+                help='Skip TLS verification (tests only).'),
+    cfg.FloatOpt('api_timeout_s', default=10.0, min=0.1,
+                 help='Timeout of one Nova API or Keystone request.'),
+    cfg.FloatOpt('write_jitter_s', default=0.5, min=0.0,
+                 help='Random delay of up to this many seconds before '
+                      'each metadata write.'),
+    cfg.BoolOpt('api_read_fallback', default=True,
+                help='Read metadata through the Nova API when the '
+                     'metadata service is unreachable.'),
+]
+
+
+def register_opts(conf):
+    conf.register_opts(nova_opts, group=GROUP)
+
+
+def list_opts():
+    return [(GROUP, nova_opts)]
+
+
+class ChannelError(Exception):
+    """A read or write failed. ``transient``: retry later with backoff."""
+
+    def __init__(self, message: str, transient: bool = True,
+                 status: typing.Optional[int] = None):
+        super().__init__(message)
+        self.transient = transient
+        self.status = status
+
+
+class Backoff:
+    """Exponential backoff with full jitter, capped."""
+
+    def __init__(self, initial: float = 2.0, maximum: float = 300.0,
+                 rng: typing.Optional[random.Random] = None):
+        self.initial, self.maximum = initial, maximum
+        self.failures = 0
+        self.not_before = 0.0
+        self._rng = rng or random.Random()
+
+    def ready(self, now: float) -> bool:
+        return now >= self.not_before
+
+    def failed(self, now: float) -> float:
+        self.failures += 1
+        ceiling = min(self.maximum, self.initial * 2 ** (self.failures - 1))
+        delay = ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+        self.not_before = now + delay
+        return delay
+
+    def succeeded(self) -> None:
+        self.failures = 0
+        self.not_before = 0.0
+
+
+class NovaChannel:
+    """Metadata reads (metadata service, API fallback) and API writes."""
+
+    def __init__(self, metadata_url: str, metadata_timeout_s: float = 3.0,
+                 server_id: typing.Optional[str] = None,
+                 auth_url: typing.Optional[str] = None,
+                 application_credential_id: typing.Optional[str] = None,
+                 application_credential_secret: typing.Optional[str] = None,
+                 region_name: typing.Optional[str] = None,
+                 interface: str = 'public',
+                 endpoint_override: typing.Optional[str] = None,
+                 cafile: typing.Optional[str] = None, insecure: bool = False,
+                 api_timeout_s: float = 10.0, write_jitter_s: float = 0.5,
+                 api_read_fallback: bool = True, sleep=time.sleep):
+        self.metadata_url = metadata_url
+        self.metadata_timeout_s = metadata_timeout_s
+        self._server_id = server_id
+        self.auth_url = auth_url
+        self.credential_id = application_credential_id
+        self.credential_secret = application_credential_secret
+        self.region_name = region_name
+        self.interface = interface
+        self.endpoint_override = endpoint_override
+        self.cafile, self.insecure = cafile, insecure
+        self.api_timeout_s = api_timeout_s
+        self.write_jitter_s = write_jitter_s
+        self.api_read_fallback = api_read_fallback
+        self._sleep = sleep
+        self._adapter = None
+        #: the last metadata document (devices, uuid) for discovery
+        self.document: typing.Dict[str, typing.Any] = {}
+        #: 'metadata' or 'api': where the last successful read came from
+        self.last_read_source: typing.Optional[str] = None
+
+    @classmethod
+    def from_conf(cls, conf) -> 'NovaChannel':
+        group = conf[GROUP]
+        return cls(**{opt.dest: group[opt.dest] for opt in nova_opts})
+
+    @property
+    def can_write(self) -> bool:
+        return bool(self.auth_url and self.credential_id
+                    and self.credential_secret)
+
+    # ------------------------------------------------------------ reads --
+
+    def fetch_document(self) -> dict:
+        """GET meta_data.json from the metadata service."""
+        try:
+            with urllib.request.urlopen(self.metadata_url,
+                                        timeout=self.metadata_timeout_s
+                                        ) as resp:
+                document = json.loads(resp.read().decode('utf-8'))
+        except (OSError, ValueError) as exc:
+            raise ChannelError('metadata service %s unreachable: %s'
+                               % (self.metadata_url, exc))
+        if not isinstance(document, dict):
+            raise ChannelError('metadata service returned no JSON object')
+        self.document = document
+        return document
+
+    @property
+    def server_id(self) -> str:
+        if not self._server_id:
+            uuid = self.document.get('uuid') or self.fetch_document().get(
+                'uuid')
+            if not uuid:
+                raise ChannelError('the metadata service gave no server '
+                                   'uuid; set [nova] server_id')
+            self._server_id = str(uuid)
+        return self._server_id
+
+    def read_metadata(self) -> typing.Dict[str, str]:
+        """This server's metadata dict; metadata service first, then API."""
+        try:
+            meta = self.fetch_document().get('meta') or {}
+            self.last_read_source = 'metadata'
+            return dict(meta)
+        except ChannelError as exc:
+            if not (self.api_read_fallback and self.can_write
+                    and self._server_id):
+                raise
+            LOG.info('%s; reading through the Nova API', exc)
+        meta = self._api('GET', '/servers/%s/metadata' % self.server_id
+                         ).get('metadata', {})
+        self.last_read_source = 'api'
+        return dict(meta)
+
+    def device_volume_ids(self) -> typing.Set[str]:
+        """Volume ids the metadata document names (tagged devices)."""
+        ids = set()
+        for device in self.document.get('devices') or []:
+            if isinstance(device, dict) and device.get('type') in (
+                    None, 'disk') and device.get('serial'):
+                ids.add(str(device['serial']).lower())
+        return ids
+
+    def attached_volume_ids(self) -> typing.Set[str]:
+        """Volume ids attached to this server, from the Nova API."""
+        body = self._api('GET', '/servers/%s/os-volume_attachments'
+                         % self.server_id)
+        return {str(a.get('volumeId', '')).lower()
+                for a in body.get('volumeAttachments', [])
+                if a.get('volumeId')}
+
+    # ----------------------------------------------------------- writes --
+
+    def write(self, key: str, value: str) -> None:
+        """Single-key PUT of ``key`` = ``value``, after jitter."""
+        if self.write_jitter_s > 0:
+            self._sleep(random.uniform(0, self.write_jitter_s))
+        path = '/servers/%s/metadata/%s' % (
+            self.server_id, urllib.parse.quote(key, safe=':'))
+        self._api('PUT', path, {'meta': {key: value}})
+
+    # ------------------------------------------------------------- API --
+
+    def _get_adapter(self):
+        if self._adapter is None:
+            if not self.can_write:
+                raise ChannelError('no Nova API credentials configured '
+                                   '([nova] auth_url, application_'
+                                   'credential_id/secret)', transient=False)
+            # Imported here: an agent that never writes never pays for it.
+            from keystoneauth1 import adapter
+            from keystoneauth1.identity import v3
+            from keystoneauth1 import session
+            auth = v3.ApplicationCredential(
+                auth_url=self.auth_url,
+                application_credential_id=self.credential_id,
+                application_credential_secret=self.credential_secret)
+            verify = False if self.insecure else (self.cafile or True)
+            sess = session.Session(auth=auth, verify=verify,
+                                   timeout=self.api_timeout_s)
+            self._adapter = adapter.Adapter(
+                sess, service_type='compute', interface=self.interface,
+                region_name=self.region_name,
+                endpoint_override=self.endpoint_override)
+        return self._adapter
+
+    def _api(self, method: str, path: str, body=None) -> dict:
+        adapter = self._get_adapter()
+        from keystoneauth1 import exceptions as ks_exc
+        try:
+            resp = adapter.request(path, method, json=body, raise_exc=False)
+        except ks_exc.ClientException as exc:
+            # Connection, timeout, auth and catalog errors alike: retry.
+            raise ChannelError('Nova API %s %s failed: %s'
+                               % (method, path, exc))
+        if resp.status_code >= 400:
+            transient = resp.status_code in (408, 409, 429) or \
+                resp.status_code >= 500
+            raise ChannelError('Nova API %s %s: HTTP %d %s'
+                               % (method, path, resp.status_code,
+                                  resp.text[:200]),
+                               transient=transient, status=resp.status_code)
+        try:
+            return resp.json() if resp.content else {}
+        except ValueError:
+            return {}

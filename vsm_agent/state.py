@@ -1,0 +1,174 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Persisted per-volume state: what survives a restart of the agent.
+
+One JSON file (``[agent] state_dir``/state.json, default
+``/var/lib/vsm-agent``) holds, per volume id, a :class:`VolumeState`:
+the last sequence number (``seq`` must keep growing across restarts, or
+the service would take a new request for a stale one), the request in
+flight (encoded exactly as written to Nova, so it can be re-asserted),
+the last answer, whether the volume is **denied** (the agent stops asking
+until the answer changes — a reboot must not lift a denial), the times of
+recent grows (for adaptive sizing) and the last error.
+
+Writes are atomic (temporary file, fsync, rename) and happen only when
+something changed, so a crash leaves either the old or the new state,
+never half of one. A corrupt file is moved aside (``state.json.corrupt``)
+and the agent starts fresh, logging it; the service's ``seq`` check then
+rejects nothing it should accept, because a fresh agent starts from the
+``seq`` it finds in the metadata (see service.py).
+
+Use it like this::
+
+    store = state.StateStore('/var/lib/vsm-agent')
+    vol = store.volume('6f1c...')     # created on first use
+    vol.phase = 'requested'; store.save()
+"""
+
+import dataclasses
+import json
+import logging
+import os
+import tempfile
+import typing
+
+LOG = logging.getLogger(__name__)
+
+STATE_FILE = 'state.json'
+FORMAT_VERSION = 1
+
+#: Phases of the per-volume request state machine (see service.py).
+IDLE = 'idle'
+REQUESTED = 'requested'
+PENDING = 'pending'
+GRANTED = 'granted'
+EXTENDED = 'extended'
+DENIED = 'denied'
+FAILED = 'failed'
+ACKNOWLEDGED = 'acknowledged'
+PHASES = (IDLE, REQUESTED, PENDING, GRANTED, EXTENDED, DENIED, FAILED,
+          ACKNOWLEDGED)
+
+
+@dataclasses.dataclass
+class VolumeState:
+    volume_id: str
+    phase: str = IDLE
+    seq: int = 0
+    #: encoded vsm:req: value of the current/last request
+    request: typing.Optional[str] = None
+    #: encoded vsm:resp: value last seen for that request
+    response: typing.Optional[str] = None
+    #: True until the request value has been accepted by Nova
+    unwritten: bool = False
+    denied_request_id: typing.Optional[str] = None
+    retry_after: typing.Optional[int] = None
+    grow_timestamps: typing.List[float] = dataclasses.field(
+        default_factory=list)
+    grow_attempts: int = 0
+    last_error: typing.Optional[str] = None
+    last_change: float = 0.0
+    disk_bytes: int = 0
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> 'VolumeState':
+        names = {f.name for f in dataclasses.fields(cls)}
+        state = cls(**{k: v for k, v in data.items() if k in names})
+        if state.phase not in PHASES:
+            state.phase = IDLE
+        return state
+
+
+class StateStore:
+    """The agent's state file: load once, save atomically on change."""
+
+    def __init__(self, state_dir: str):
+        self.state_dir = state_dir
+        self.path = os.path.join(state_dir, STATE_FILE)
+        self.volumes: typing.Dict[str, VolumeState] = {}
+        #: serial prefix -> full volume id learned from Nova
+        self.volume_ids: typing.Dict[str, str] = {}
+        self._saved: typing.Optional[str] = None
+        self.load()
+
+    def load(self) -> None:
+        try:
+            with open(self.path) as f:
+                text = f.read()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            LOG.warning('Cannot read state file %s: %s', self.path, exc)
+            return
+        try:
+            data = json.loads(text)
+            volumes = {vid: VolumeState.from_json(v)
+                       for vid, v in data.get('volumes', {}).items()}
+            ids = dict(data.get('volume_ids', {}))
+        except (ValueError, TypeError, AttributeError) as exc:
+            aside = self.path + '.corrupt'
+            LOG.error('State file %s is corrupt (%s); moved to %s, '
+                      'starting fresh', self.path, exc, aside)
+            try:
+                os.replace(self.path, aside)
+            except OSError:
+                pass
+            return
+        self.volumes, self.volume_ids = volumes, ids
+        self._saved = self._serialize()
+
+    def volume(self, volume_id: str) -> VolumeState:
+        if volume_id not in self.volumes:
+            self.volumes[volume_id] = VolumeState(volume_id)
+        return self.volumes[volume_id]
+
+    def _serialize(self) -> str:
+        return json.dumps({
+            'version': FORMAT_VERSION,
+            'volumes': {vid: v.to_json()
+                        for vid, v in sorted(self.volumes.items())},
+            'volume_ids': dict(sorted(self.volume_ids.items())),
+        }, indent=1, sort_keys=True)
+
+    def save(self) -> bool:
+        """Write the file if anything changed; True if written."""
+        text = self._serialize()
+        if text == self._saved:
+            return False
+        atomic_write(self.path, text, mode=0o600)
+        self._saved = text
+        return True
+
+
+def atomic_write(path: str, text: str, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``text``: readers see the old or the new file."""
+    directory = os.path.dirname(path) or '.'
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path),
+                               dir=directory)
+    try:
+        with os.fdopen(fd, 'w') as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
