@@ -1,0 +1,695 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""validate → decide → execute → answer, for every ``vsm:`` entry of a server.
+
+The listener and the reconciliation both hand a server to the pipeline;
+the pipeline re-reads the server from Nova (the notification is only a
+hint) and walks every volume entry of its metadata::
+
+    from vsm_authz import pipeline
+
+    flow = pipeline.Pipeline(conf, nova, cinder, locks, engine, notifier)
+    flow.handle_notification(server_id, project_id, metadata_hint)
+    flow.handle_server(server_dict)          # reconciliation, already listed
+    flow.resume(record)                      # finish an in-flight record
+
+Per volume entry:
+
+* **invalid** ``vsm:req:`` value → audited; answered ``denied/invalid``
+  only if the volume is attached to this server (Nova), never recorded;
+* ``st=requested``, new → validated (:mod:`vsm_authz.validation`); a
+  forged or cross-project request is audited and nothing is written; else
+  recorded (:func:`vsm_authz.db.api.record_request`; stale and replayed
+  requests stop here, audited) and **driven**;
+* ``st=grown`` / ``st=failed`` for an ``extended`` request → ``grown`` /
+  ``failed`` (guest grow failed), ``vsm.expansion.completed`` / ``failed``;
+* always: ``vsm:resp:`` is re-asserted from the database when it is
+  missing or differs (lost updates, tampering).
+
+*Driving* a record happens under the project lock, then the volume lock
+(always in that order), held from the decision until Cinder shows the
+outcome of the extend: the next decision in the project then sees the new
+size in Cinder's quota usage and in the project's volumes, so concurrent
+requests on any number of workers never overshoot a limit. Whoever holds
+the volume lock moves the record on from whatever state it is in
+(``received`` → decide; ``granted``/``extending`` → extend or observe), so
+a redelivered message, the reconciliation, or a restarted worker finish a
+crashed worker's job, and the compare-and-set transitions make a second
+driver harmless.
+
+Errors: :class:`Transient` (and :class:`vsm_authz.clouds.CloudUnavailable`,
+:class:`vsm_authz.execute.ExtendBusy`, a lock timeout) mean "try this
+notification again later"; the listener requeues. Everything else about a
+request is an answer, written to ``vsm:resp:`` and the audit log.
+"""
+
+import calendar
+import collections
+import contextlib
+import logging
+import re
+import threading
+import time
+import typing
+
+from oslo_config import cfg
+
+from vsm_agent import protocol
+from vsm_authz import clouds
+from vsm_authz.db import api as db_api
+from vsm_authz import execute
+from vsm_authz import validation
+
+LOG = logging.getLogger(__name__)
+
+pipeline_opts = [
+    cfg.IntOpt('not_in_use_retry_seconds', default=60, min=0,
+               help='A request for a volume that is not in-use (attaching, '
+                    'extending, ...) is denied with "retry after" this '
+                    'many seconds, so the agent asks again later.'),
+    cfg.IntOpt('in_flight_grace_seconds', default=600, min=1,
+               help='A granted/extending record untouched for longer than '
+                    'this is considered abandoned by a crashed worker: '
+                    'notifications about it are processed again (and the '
+                    'reconciliation resumes it).'),
+]
+
+#: Fixed id/seq used to answer a request whose own id/seq are unreadable.
+_UNKNOWN_ID = '0' * 32
+_ID_FIELD = re.compile(r'(?:^|;)id=([0-9a-f]{32})(?:;|$)')
+_SEQ_FIELD = re.compile(r'(?:^|;)seq=([1-9][0-9]{0,9})(?:;|$)')
+
+_RESPONSE_STATE = {
+    db_api.PENDING: protocol.ResponseState.PENDING,
+    db_api.GRANTED: protocol.ResponseState.GRANTED,
+    db_api.EXTENDING: protocol.ResponseState.GRANTED,
+    db_api.EXTENDED: protocol.ResponseState.EXTENDED,
+    db_api.GROWN: protocol.ResponseState.EXTENDED,
+    db_api.DENIED: protocol.ResponseState.DENIED,
+    db_api.FAILED: protocol.ResponseState.FAILED,
+}
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_opts(pipeline_opts, group='pipeline')
+
+
+def list_opts():
+    return [('pipeline', pipeline_opts)]
+
+
+class Transient(Exception):
+    """Try again later (requeue the notification)."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for errors worth a retry of the whole notification."""
+    if isinstance(exc, (Transient, clouds.CloudUnavailable,
+                        execute.ExtendBusy)):
+        return True
+    try:
+        from oslo_db import exception as db_exc
+        if isinstance(exc, (db_exc.DBConnectionError, db_exc.DBDeadlock)):
+            return True
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from tooz import coordination
+        if isinstance(exc, coordination.ToozError):
+            return True
+    except ImportError:  # pragma: no cover
+        pass
+    # By name: authz-core's lock and limit errors, without importing them.
+    return type(exc).__name__ in ('LockTimeout', 'LockNotAcquired',
+                                  'LimitServiceUnavailable')
+
+
+def _epoch(moment) -> int:
+    return calendar.timegm(moment.utctimetuple()) if moment else 0
+
+
+def response_for(record) -> typing.Optional[protocol.ExpansionResponse]:
+    """The ``vsm:resp:`` value the database says a record should have."""
+    state = _RESPONSE_STATE.get(record.state)
+    if state is None:  # received: nothing decided yet
+        return None
+    reason = record.reason or protocol.Reason.OK
+    if state is protocol.ResponseState.PENDING:
+        size = record.requested_gb
+    elif state is protocol.ResponseState.GRANTED:
+        size = record.granted_gb or record.requested_gb
+    elif state is protocol.ResponseState.EXTENDED:
+        size = record.final_size_gb or record.granted_gb
+        reason = protocol.Reason.OK
+    elif (state is protocol.ResponseState.FAILED
+          and record.reason == protocol.Reason.GROW_FAILED):
+        # The guest failed to grow; the service's answer stays "extended".
+        state, reason = protocol.ResponseState.EXTENDED, protocol.Reason.OK
+        size = record.final_size_gb or record.granted_gb
+    else:
+        size = record.final_size_gb or record.size_gb_at_request
+    return protocol.ExpansionResponse(
+        volume_id=record.volume_id, request_id=record.request_id,
+        seq=record.seq, state=state, size_gb=int(size or 0),
+        timestamp=_epoch(record.updated_at), reason=reason,
+        retry_after=record.retry_after if state is
+        protocol.ResponseState.DENIED else None)
+
+
+def same_answer(a: typing.Optional[protocol.ExpansionResponse],
+                b: typing.Optional[protocol.ExpansionResponse]) -> bool:
+    """Equal except for the timestamp."""
+    if a is None or b is None:
+        return a is b
+    return a.replace(timestamp=0) == b.replace(timestamp=0)
+
+
+class _Once:
+    """A small bounded memory of things already audited, so an invalid
+    value sitting in a server's metadata is audited once per worker, not
+    once per notification."""
+
+    def __init__(self, size=4096):
+        self._seen = collections.OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def first(self, key) -> bool:
+        with self._lock:
+            if key in self._seen:
+                self._seen.move_to_end(key)
+                return False
+            self._seen[key] = True
+            if len(self._seen) > self._size:
+                self._seen.popitem(last=False)
+            return True
+
+
+class Pipeline:
+    """One per worker process; thread safe (the listener's executor calls
+    it from many threads)."""
+
+    def __init__(self, conf: cfg.ConfigOpts, nova: clouds.NovaClient,
+                 cinder: clouds.CinderClient, locks, engine, notifier,
+                 validator: typing.Optional[validation.Validator] = None,
+                 extender: typing.Optional[execute.Extender] = None,
+                 policy_for=None, db=db_api, clock=time.time):
+        self.conf = conf
+        self.nova = nova
+        self.cinder = cinder
+        self.locks = locks
+        self.engine = engine
+        self.notifier = notifier
+        self.validator = validator or validation.Validator(conf, nova, cinder)
+        self.extender = extender or execute.Extender(conf, cinder)
+        self.policy_for = policy_for or (lambda project_id: None)
+        self.db = db
+        self.clock = clock
+        self.grace = conf.pipeline.in_flight_grace_seconds
+        self.not_in_use_retry = conf.pipeline.not_in_use_retry_seconds
+        self._audited = _Once()
+        self._local = threading.local()
+
+    # ----------------------------------------------------------- entries --
+
+    def handle_notification(self, server_id: str,
+                            project_id: typing.Optional[str],
+                            metadata_hint: typing.Optional[dict] = None
+                            ) -> None:
+        """A notification said the server's metadata changed."""
+        if metadata_hint is not None and self.settled(server_id,
+                                                      metadata_hint):
+            LOG.debug('Server %s: nothing to do for its vsm: keys',
+                      server_id)
+            return
+        try:
+            server = self.validator.server(server_id, project_id)
+        except validation.Rejection as exc:
+            self._audit_once(('server', server_id, exc.reason),
+                             'request.rejected', server_id=server_id,
+                             project_id=project_id, reason=exc.reason,
+                             detail=exc.message)
+            LOG.warning('Ignoring notification for server %s: %s',
+                        server_id, exc.message)
+            return
+        self._handle(server)
+
+    def handle_server(self, server: dict) -> None:
+        """A server dict from Nova's listing (the reconciliation)."""
+        self._handle(validation.ServerFacts(
+            server_id=server['id'], project_id=server['tenant_id'],
+            metadata=dict(server.get('metadata') or {})))
+
+    def settled(self, server_id: str, metadata: dict) -> bool:
+        """True if the metadata shows nothing the service must act on.
+
+        Our own ``vsm:resp:`` writes make Nova notify too; this check on
+        the notification's copy (database reads only) spares a Nova round
+        trip for each of them. Any change that needs work comes with its
+        own, later notification, so a stale copy is never the last word.
+        """
+        for volume_id, entry in protocol.read_metadata(metadata).items():
+            if entry.errors:
+                return False
+            request = entry.request
+            if request is None:
+                continue
+            record = self.db.get_request(volume_id, request.request_id)
+            if record is None or record.server_id != server_id:
+                return False
+            if record.state == db_api.RECEIVED or \
+                    record.state in db_api.IN_FLIGHT_STATES:
+                # Maybe a live driver holds the locks, maybe a transient
+                # error sent this message back: drive (waits on the lock).
+                return False
+            if (request.state is not protocol.RequestState.REQUESTED
+                    and record.state == db_api.EXTENDED):
+                return False  # an acknowledgement to record
+            if not same_answer(response_for(record), entry.response):
+                return False
+        return True
+
+    def _handle(self, server: validation.ServerFacts) -> None:
+        # What this pass wrote, so re-assertion compares with it and not
+        # with the metadata read before the pass.
+        self._local.written = {}
+        for volume_id, entry in protocol.read_metadata(
+                server.metadata).items():
+            if not volume_id:
+                for key, error in entry.errors.items():
+                    self._audit_once(
+                        (server.server_id, key, server.metadata.get(key)),
+                        'request.invalid', server_id=server.server_id,
+                        project_id=server.project_id,
+                        reason=protocol.Reason.INVALID,
+                        detail={'key': key[:255], 'code': error.code,
+                                'error': str(error)})
+                continue
+            self._handle_volume(server, entry)
+
+    def _handle_volume(self, server, entry: protocol.VolumeEntry) -> None:
+        request_key = protocol.REQUEST_PREFIX + entry.volume_id
+        if request_key in entry.errors:
+            self._answer_invalid(server, entry, request_key)
+            return
+        request = entry.request
+        if request is None:
+            return
+        if request.state is protocol.RequestState.REQUESTED:
+            record = self._handle_request(server, request)
+        else:
+            record = self._handle_ack(server, request)
+        if record is not None:
+            current = self._local.written.get(
+                (server.server_id, entry.volume_id), entry.response)
+            self._reassert(server, record, current)
+
+    # ----------------------------------------------------------- invalid --
+
+    def _answer_invalid(self, server, entry, key) -> None:
+        raw = server.metadata.get(key)
+        error = entry.errors[key]
+        raw_text = raw if isinstance(raw, str) else ''
+        match_id = _ID_FIELD.search(raw_text)
+        match_seq = _SEQ_FIELD.search(raw_text)
+        request_id = match_id.group(1) if match_id else _UNKNOWN_ID
+        seq = int(match_seq.group(1)) if match_seq else 1
+        seq = min(seq, protocol.MAX_SEQ)
+        first = self._audited.first((server.server_id, key, raw))
+        attached = self.validator.is_attached(server, entry.volume_id)
+        if first:
+            self.db.audit('request.invalid', request_id=request_id,
+                          volume_id=entry.volume_id,
+                          server_id=server.server_id,
+                          project_id=server.project_id,
+                          reason=protocol.Reason.INVALID,
+                          detail={'code': error.code, 'error': str(error),
+                                  'attached': attached})
+            LOG.warning('Invalid request on server %s volume %s: %s',
+                        server.server_id, entry.volume_id, error)
+        if not attached:
+            return
+        volume = self.cinder.get_volume(entry.volume_id)
+        size = int(volume['size']) if volume else 0
+        answer = protocol.ExpansionResponse(
+            volume_id=entry.volume_id, request_id=request_id, seq=seq,
+            state=protocol.ResponseState.DENIED, size_gb=size,
+            timestamp=int(self.clock()), reason=protocol.Reason.INVALID)
+        if not same_answer(answer, entry.response):
+            self._write(server.server_id, answer)
+
+    # ---------------------------------------------------------- requests --
+
+    def _handle_request(self, server, request):
+        volume_id, request_id = request.volume_id, request.request_id
+        record = self.db.get_request(volume_id, request_id)
+        if record is not None and record.server_id != server.server_id:
+            self._audit_once(
+                (server.server_id, request_id, 'foreign'), 'request.replayed',
+                request_id=request_id, volume_id=volume_id,
+                server_id=server.server_id, project_id=server.project_id,
+                reason=protocol.Reason.INVALID,
+                detail='request id already used on server %s'
+                       % record.server_id)
+            return None
+        if record is None:
+            try:
+                volume = self.validator.volume(server, volume_id)
+                size, rejection = volume.size_gb, None
+            except validation.Rejection as exc:
+                if not exc.answerable:
+                    self._reject_unanswerable(server, request, exc)
+                    return None
+                size, rejection = exc.size_gb or 0, exc
+            try:
+                record, created = self.db.record_request(
+                    request, server.server_id, server.project_id, size)
+            except (db_api.StaleRequest, db_api.ReplayedRequest) as exc:
+                event = ('request.stale' if isinstance(
+                    exc, db_api.StaleRequest) else 'request.replayed')
+                self._audit_once((server.server_id, request_id, event),
+                                 event, request_id=request_id,
+                                 volume_id=volume_id,
+                                 server_id=server.server_id,
+                                 project_id=server.project_id,
+                                 reason=protocol.Reason.INVALID,
+                                 detail=str(exc))
+                LOG.warning('Server %s volume %s request %s: %s',
+                            server.server_id, volume_id, request_id, exc)
+                return self.db.latest_request(volume_id)
+            if created:
+                LOG.info('Request %s seq %d: server %s volume %s wants %d '
+                         'GB (Cinder: %d GB)', request_id, request.seq,
+                         server.server_id, volume_id, request.requested_gb,
+                         size)
+                self.db.audit('request.received', request_id=request_id,
+                              volume_id=volume_id,
+                              server_id=server.server_id,
+                              project_id=server.project_id,
+                              detail={'seq': request.seq,
+                                      'want': request.requested_gb,
+                                      'cur': request.current_gb,
+                                      'size': size, 'why': request.reason})
+            if rejection is not None and record.state == db_api.RECEIVED:
+                with self._locked(record):
+                    return self._deny(record, rejection.reason,
+                                      rejection.message,
+                                      self._retry_after(rejection.reason),
+                                      size_gb=size)
+        if record.final or record.state == db_api.PENDING:
+            return record
+        return self.drive(record, request)
+
+    def _reject_unanswerable(self, server, request, exc) -> None:
+        self._audit_once(
+            (server.server_id, request.request_id, exc.reason),
+            'request.rejected', request_id=request.request_id,
+            volume_id=request.volume_id, server_id=server.server_id,
+            project_id=server.project_id, reason=exc.reason,
+            detail=exc.message)
+        LOG.warning('Rejected request %s of server %s for volume %s: %s',
+                    request.request_id, server.server_id, request.volume_id,
+                    exc.message)
+
+    def _retry_after(self, reason):
+        if reason == protocol.Reason.NOT_IN_USE:
+            return int(self.clock()) + self.not_in_use_retry
+        return None
+
+    # ------------------------------------------------------------ driving --
+
+    @contextlib.contextmanager
+    def _locked(self, record):
+        # Project first, then volume: one global order, no deadlock.
+        with self.locks.project(record.project_id):
+            with self.locks.volume(record.volume_id):
+                yield
+
+    def drive(self, record, request=None):
+        """Move a record on from its current state, under the locks."""
+        with self._locked(record):
+            record = self.db.get_request(record.volume_id, record.request_id)
+            if record.state == db_api.RECEIVED:
+                record = self._decide(record, request)
+            if record.state in db_api.IN_FLIGHT_STATES:
+                record = self._execute(record)
+            return record
+
+    resume = drive
+
+    def _request_of(self, record):
+        return protocol.ExpansionRequest(
+            volume_id=record.volume_id, request_id=record.request_id,
+            seq=record.seq, state=protocol.RequestState.REQUESTED,
+            current_gb=record.guest_current_gb,
+            requested_gb=record.requested_gb,
+            timestamp=record.request_timestamp,
+            reason=record.request_reason)
+
+    def _decide(self, record, request):
+        from vsm_authz import rules
+
+        request = request or self._request_of(record)
+        volume = self.cinder.get_volume(record.volume_id)
+        if volume is None or record.server_id not in \
+                clouds.volume_attached_servers(volume):
+            return self._deny(record, protocol.Reason.NOT_ATTACHED,
+                              'volume no longer attached to the server')
+        facts = validation.CinderVolume(
+            volume_id=record.volume_id, project_id=record.project_id,
+            server_id=record.server_id, size_gb=int(volume['size']),
+            status=volume.get('status'),
+            volume_type=volume.get('volume_type'),
+            host=volume.get('os-vol-host-attr:host'))
+        try:
+            self.validator.check_extendable(facts)
+            self.validator.check_size(request, facts)
+        except validation.Rejection as exc:
+            return self._deny(record, exc.reason, exc.message,
+                              self._retry_after(exc.reason),
+                              size_gb=facts.size_gb)
+        original = self.db.original_size(record.volume_id) or facts.size_gb
+        context = rules.DecisionContext(
+            request=request,
+            volume=rules.VolumeFacts(
+                volume_id=record.volume_id, project_id=record.project_id,
+                server_id=record.server_id, size_gb=facts.size_gb,
+                volume_type=facts.volume_type, status=facts.status,
+                original_size_gb=original),
+            quota=self.cinder.quota_set(record.project_id),
+            volume_history=self.db.grant_history(record.volume_id),
+            project_usage_gb=self.project_usage_gb(record.project_id),
+            policy=self.policy_for(record.project_id),
+            now=self._now_datetime())
+        decision = self.engine.decide(context)
+        LOG.info('Decision for request %s (server %s volume %s): %s %s GB, '
+                 '%s (%s)', record.request_id, record.server_id,
+                 record.volume_id, decision.outcome, decision.size_gb,
+                 decision.reason, decision.rule)
+        self.db.audit('request.decided', request_id=record.request_id,
+                      volume_id=record.volume_id,
+                      server_id=record.server_id,
+                      project_id=record.project_id, reason=decision.reason,
+                      detail={'outcome': decision.outcome,
+                              'size_gb': decision.size_gb,
+                              'rule': decision.rule,
+                              'message': decision.message,
+                              'cinder_size_gb': facts.size_gb})
+        if decision.outcome == 'grant':
+            return self._grant(record, decision)
+        if decision.outcome == 'pending':
+            record = self._transition(record, db_api.PENDING,
+                                      reason=decision.reason,
+                                      message=decision.message,
+                                      granted_gb=decision.size_gb)
+            self._write(record.server_id, response_for(record))
+            return record
+        # deny (dry-run grants come back from the engine as denials)
+        return self._deny(record, decision.reason, decision.message,
+                          decision.retry_after, size_gb=facts.size_gb)
+
+    def project_usage_gb(self, project_id: str) -> int:
+        """GB of every volume of the project, as Cinder counts them now
+        (what ``vsm_storage_gigabytes`` limits)."""
+        return sum(int(v.get('size') or 0)
+                   for v in self.cinder.project_volumes(project_id))
+
+    def _now_datetime(self):
+        import datetime
+        return datetime.datetime.utcfromtimestamp(self.clock())
+
+    def _transition(self, record, state, **fields):
+        expected = fields.pop('expected_states', (record.state,))
+        try:
+            return self.db.transition(record.volume_id, record.request_id,
+                                      state, expected_states=expected,
+                                      **fields)
+        except db_api.InvalidTransition as exc:
+            # Another driver moved it (e.g. an operator denied it through
+            # the API): go on from where it is.
+            LOG.info('Request %s of volume %s moved to %s meanwhile',
+                     record.request_id, record.volume_id, exc.current_state)
+            return self.db.get_request(record.volume_id, record.request_id)
+
+    def _deny(self, record, reason, message, retry_after=None,
+              size_gb=None):
+        record = self._transition(record, db_api.DENIED, reason=reason,
+                                  message=message, retry_after=retry_after,
+                                  final_size_gb=size_gb)
+        if record.state != db_api.DENIED:
+            return record
+        LOG.info('Denied request %s of server %s volume %s: %s (%s)',
+                 record.request_id, record.server_id, record.volume_id,
+                 reason, message)
+        self.db.audit('request.denied', request_id=record.request_id,
+                      volume_id=record.volume_id,
+                      server_id=record.server_id,
+                      project_id=record.project_id, reason=reason,
+                      detail=message)
+        self._write(record.server_id, response_for(record))
+        self.notifier.denied(record)
+        return record
+
+    def _grant(self, record, decision):
+        record = self._transition(record, db_api.GRANTED,
+                                  reason=decision.reason or
+                                  protocol.Reason.OK,
+                                  message=decision.message,
+                                  granted_gb=decision.size_gb)
+        if record.state != db_api.GRANTED:
+            return record
+        self.db.audit('request.granted', request_id=record.request_id,
+                      volume_id=record.volume_id,
+                      server_id=record.server_id,
+                      project_id=record.project_id, reason=record.reason,
+                      detail={'granted_gb': record.granted_gb})
+        # Answer before the extend: the agent knows a change is coming.
+        self._write(record.server_id, response_for(record))
+        self.notifier.granted(record)
+        return record
+
+    def _execute(self, record):
+        if record.state == db_api.GRANTED:
+            record = self._transition(record, db_api.EXTENDING)
+            if record.state != db_api.EXTENDING:
+                return record
+        outcome = self.extender.extend(record.volume_id, record.granted_gb,
+                                       request_id=record.request_id)
+        if outcome.extended:
+            record = self._transition(record, db_api.EXTENDED,
+                                      final_size_gb=outcome.size_gb)
+            if record.state == db_api.EXTENDED:
+                self.db.audit('extend.done', request_id=record.request_id,
+                              volume_id=record.volume_id,
+                              server_id=record.server_id,
+                              project_id=record.project_id,
+                              reason=protocol.Reason.OK,
+                              detail={'size_gb': outcome.size_gb})
+                self._write(record.server_id, response_for(record))
+            return record
+        record = self._transition(record, db_api.FAILED,
+                                  reason=outcome.reason,
+                                  message=outcome.message,
+                                  final_size_gb=outcome.size_gb)
+        if record.state == db_api.FAILED:
+            LOG.warning('Extend for request %s of server %s volume %s '
+                        'failed: %s (%s)', record.request_id,
+                        record.server_id, record.volume_id, outcome.reason,
+                        outcome.message)
+            self.db.audit('extend.failed', request_id=record.request_id,
+                          volume_id=record.volume_id,
+                          server_id=record.server_id,
+                          project_id=record.project_id,
+                          reason=outcome.reason, detail=outcome.message)
+            self._write(record.server_id, response_for(record))
+            self.notifier.failed(record)
+        return record
+
+    # --------------------------------------------------- acknowledgements --
+
+    def _handle_ack(self, server, request):
+        record = self.db.get_request(request.volume_id, request.request_id)
+        if record is None or record.server_id != server.server_id:
+            self._audit_once((server.server_id, request.request_id, 'ack'),
+                             'ack.unknown', request_id=request.request_id,
+                             volume_id=request.volume_id,
+                             server_id=server.server_id,
+                             project_id=server.project_id,
+                             reason=protocol.Reason.INVALID,
+                             detail='acknowledgement of an unknown request')
+            return self.db.latest_request(request.volume_id) \
+                if record is None else None
+        if record.state != db_api.EXTENDED:
+            return record
+        if request.state is protocol.RequestState.GROWN:
+            record = self._transition(record, db_api.GROWN)
+            if record.state == db_api.GROWN:
+                LOG.info('Guest grew volume %s of server %s to %d GB, '
+                         'request %s', record.volume_id, record.server_id,
+                         request.current_gb, record.request_id)
+                self.db.audit('request.completed',
+                              request_id=record.request_id,
+                              volume_id=record.volume_id,
+                              server_id=record.server_id,
+                              project_id=record.project_id,
+                              reason=protocol.Reason.GROWN,
+                              detail={'guest_size_gb': request.current_gb})
+                self.notifier.completed(record)
+            return record
+        record = self._transition(record, db_api.FAILED,
+                                  reason=protocol.Reason.GROW_FAILED,
+                                  message='the guest could not grow the '
+                                          'file system (%s)' % request.reason)
+        if record.state == db_api.FAILED:
+            self.db.audit('request.grow_failed',
+                          request_id=record.request_id,
+                          volume_id=record.volume_id,
+                          server_id=record.server_id,
+                          project_id=record.project_id,
+                          reason=protocol.Reason.GROW_FAILED,
+                          detail=request.reason)
+            self.notifier.failed(record)
+        return record
+
+    # ------------------------------------------------------------ answers --
+
+    def _reassert(self, server, record, current) -> None:
+        if record.server_id != server.server_id:
+            return
+        expected = response_for(record)
+        if expected is None or same_answer(expected, current):
+            return
+        LOG.info('Re-asserting %s on server %s for request %s (%s)',
+                 expected.key, server.server_id, record.request_id,
+                 expected.state.value)
+        self._write(server.server_id, expected)
+
+    def _write(self, server_id: str,
+               response: typing.Optional[protocol.ExpansionResponse]) -> None:
+        if response is None:
+            return
+        try:
+            self.nova.put_metadata_item(server_id, response.key,
+                                        response.encode())
+            written = getattr(self._local, 'written', None)
+            if written is not None:
+                written[(server_id, response.volume_id)] = response
+        except (clouds.Conflict, clouds.NotFound) as exc:
+            # The server is busy for long or gone: the reconciliation
+            # re-asserts the answer later; the record already holds it.
+            LOG.warning('Could not write %s on server %s (request %s): %s',
+                        response.key, server_id, response.request_id, exc)
+
+    def _audit_once(self, key, event, **fields) -> None:
+        if self._audited.first(key):
+            self.db.audit(event, **fields)
