@@ -27,8 +27,7 @@ def cmd_build(a):
     image = build.ensure_image(pip_packages=pips, force=a.force)
     m = image.manifest
     print('kernel:     %s (%s, %s)' % (image.kernel, m['kernel_package'], _mib(m['sizes']['vmlinuz'])))
-    print('initramfs:  %s (%s compressed, tree %s)' % (
-        image.initramfs, _mib(m['sizes']['initramfs']), _mib(m['sizes']['tree'])))
+    print('initramfs:  %s (%s, uncompressed cpio)' % (image.initramfs, _mib(m['sizes']['initramfs'])))
     print('key:        %s%s' % (image.key, ' (from cache)' if m['cached'] else ''))
     print('build time: %.2fs%s' % (m['elapsed_s'], '' if m['cached'] else
                                    ' (steps: %s)' % json.dumps(m['steps_s'])))

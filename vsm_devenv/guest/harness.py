@@ -445,14 +445,14 @@ class Guest:
 
     def check_disk(self, prepared, timeout=300.0):
         """Unmount (if mounted) and check the filesystem read-only; returns the ExecResult."""
-        self.exec('mountpoint -q %s && umount %s; true' % ((shlex.quote(prepared.mountpoint),) * 2))
+        mnt = shlex.quote(prepared.mountpoint)
+        self.exec('if findmnt -rn --mountpoint %s >/dev/null; then umount %s; fi' % (mnt, mnt))
         return self.exec(['/bin/sh', '-c', layouts.check_script(prepared)], timeout=timeout)
 
     def fs_size_bytes(self, mountpoint):
         """Total size of the filesystem mounted at ``mountpoint`` (statvfs in the guest)."""
-        out = self.exec(['python3', '-c', 'import os,sys; s=os.statvfs(sys.argv[1]); '
-                         'print(s.f_blocks * s.f_frsize)', mountpoint]).stdout
-        return int(out)
+        blocks, frsize = self.exec(['stat', '-f', '-c', '%b %S', mountpoint]).stdout.split()
+        return int(blocks) * int(frsize)
 
 
 def _tail(path, n=3000):
