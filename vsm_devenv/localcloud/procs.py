@@ -16,8 +16,13 @@ import urllib.error
 import urllib.request
 
 
-def start(layout, name, argv, env=None, cwd=None):
-    """Start ``argv`` in a new session, output to ``$ROOT/logs/<name>.log``; return its PID."""
+def start(layout, name, argv, env=None, cwd=None, nice=0):
+    """Start ``argv`` in a new session, output to ``$ROOT/logs/<name>.log``; return its PID.
+
+    ``nice`` > 0 runs it at lower CPU priority (``nice`` execs, so the PID is the service's).
+    """
+    if nice:
+        argv = ['nice', '-n', str(nice), *argv]
     with open(layout.log(name), 'ab') as out:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, env=env, cwd=cwd,
@@ -75,6 +80,16 @@ def stop(layout, name, timeout=20.0):
         time.sleep(0.1)
     layout.pidfile(name).unlink(missing_ok=True)
     return True
+
+
+def renice_session(layout, name, nice=0):
+    """Set the CPU priority of every process of service ``name``'s session."""
+    sid = read_pid(layout, name)
+    for pid in session_members(sid) if sid else ():
+        try:
+            os.setpriority(os.PRIO_PROCESS, pid, nice)
+        except ProcessLookupError:
+            pass
 
 
 def _signal_all(pids, sig):

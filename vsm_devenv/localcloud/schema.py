@@ -44,13 +44,15 @@ def chains(layout):
     }
 
 
-def run_chain(layout, name, commands):
-    """Run one chain; raise with the log's path if a command fails."""
+def run_chain(layout, name, commands, nice=0):
+    """Run one chain (at CPU priority ``nice``); raise with the log's path if a command fails."""
     log = layout.log(f'dbsync-{name}')
     env = services.openstack_env(layout)
     with open(log, 'ab') as out:
         for argv in commands:
             out.write(f'$ {" ".join(argv)}\n'.encode())
             out.flush()
+            if nice:
+                argv = ['nice', '-n', str(nice), *argv]
             if subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, env=env).returncode:
                 raise RuntimeError(f'{argv[0]} {argv[-2]} {argv[-1]} failed, see {log}')

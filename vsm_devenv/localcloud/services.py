@@ -134,16 +134,16 @@ def init_mariadb(layout, timeout=60):
 
 
 # ------------------------------------------------------------------ OpenStack services
-def start_api(layout, name):
+def start_api(layout, name, nice=0):
     argv = [str(layout.venv_bin('gunicorn')), '--no-control-socket',
             '-b', f'{HOST}:{APIS[name]}', '-w', '1', '--threads', '4', '--timeout', '120',
             f'vsm_devenv.localcloud.wsgi:application("{name}")']
-    procs.start(layout, name, argv, env=openstack_env(layout, extra_pythonpath=True))
+    procs.start(layout, name, argv, env=openstack_env(layout, extra_pythonpath=True), nice=nice)
 
 
-def start_daemon(layout, name, extra_pythonpath=False):
+def start_daemon(layout, name, extra_pythonpath=False, nice=0):
     argv = [str(layout.venv_bin(name)), '--config-file', str(layout.etc / DAEMONS[name])]
-    procs.start(layout, name, argv, env=openstack_env(layout, extra_pythonpath))
+    procs.start(layout, name, argv, env=openstack_env(layout, extra_pythonpath), nice=nice)
 
 
 def api_url(name):
