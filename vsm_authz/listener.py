@@ -85,6 +85,12 @@ listener_opts = [
                 help='Event types handled (versioned, legacy); with '
                      'notification_format=both keeping one halves the '
                      'work.'),
+    cfg.StrOpt('pool',
+               help='Listener pool (queue) name. Leave unset: all workers '
+                    'then compete on the topic\'s one queue. Set it only '
+                    'to run an independent VSM deployment (or a test) on '
+                    'the same topic; each pool gets its own copy of every '
+                    'message and its queue stays after it stops.'),
     cfg.FloatOpt('requeue_delay', default=1.0, min=0.0,
                  help='Seconds to wait before requeueing a message after a '
                       'transient error, so an unreachable cloud is not '
@@ -185,7 +191,7 @@ def build_listener(conf: cfg.ConfigOpts, flow: pipeline.Pipeline,
                for topic in conf.listener.topics]
     endpoint = endpoint or InstanceUpdateEndpoint(
         flow, conf.listener.event_types, conf.listener.requeue_delay)
-    # No pool: all workers compete on the topic's one queue.
+    # No pool by default: all workers compete on the topic's one queue.
     return messaging.get_notification_listener(
         transport, targets, [endpoint], executor='threading',
-        allow_requeue=True)
+        allow_requeue=True, pool=conf.listener.pool)

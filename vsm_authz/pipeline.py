@@ -77,11 +77,11 @@ pipeline_opts = [
                help='A request for a volume that is not in-use (attaching, '
                     'extending, ...) is denied with "retry after" this '
                     'many seconds, so the agent asks again later.'),
-    cfg.IntOpt('in_flight_grace_seconds', default=600, min=1,
-               help='A granted/extending record untouched for longer than '
-                    'this is considered abandoned by a crashed worker: '
-                    'notifications about it are processed again (and the '
-                    'reconciliation resumes it).'),
+    cfg.ListOpt('projects', default=[],
+                help='Serve only these project ids (a pilot, or tests on '
+                     'a shared cloud); empty serves every project. '
+                     'Requests of other projects are ignored, not '
+                     'answered.'),
 ]
 
 #: Fixed id/seq used to answer a request whose own id/seq are unreadable.
@@ -215,7 +215,7 @@ class Pipeline:
         self.policy_for = policy_for or (lambda project_id: None)
         self.db = db
         self.clock = clock
-        self.grace = conf.pipeline.in_flight_grace_seconds
+        self.projects = frozenset(conf.pipeline.projects)
         self.not_in_use_retry = conf.pipeline.not_in_use_retry_seconds
         self._audited = _Once()
         self._local = threading.local()
@@ -227,6 +227,8 @@ class Pipeline:
                             metadata_hint: typing.Optional[dict] = None
                             ) -> None:
         """A notification said the server's metadata changed."""
+        if self.projects and project_id not in self.projects:
+            return
         if metadata_hint is not None and self.settled(server_id,
                                                       metadata_hint):
             LOG.debug('Server %s: nothing to do for its vsm: keys',
@@ -246,6 +248,8 @@ class Pipeline:
 
     def handle_server(self, server: dict) -> None:
         """A server dict from Nova's listing (the reconciliation)."""
+        if self.projects and server['tenant_id'] not in self.projects:
+            return
         self._handle(validation.ServerFacts(
             server_id=server['id'], project_id=server['tenant_id'],
             metadata=dict(server.get('metadata') or {})))

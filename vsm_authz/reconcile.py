@@ -132,6 +132,9 @@ class Reconciler:
                                             states=states):
                 if self._stop.is_set():
                     break
+                if self.flow.projects and \
+                        record.project_id not in self.flow.projects:
+                    continue
                 try:
                     LOG.info('Resuming request %s of server %s volume %s '
                              '(%s since %s)', record.request_id,
