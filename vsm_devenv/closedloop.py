@@ -194,7 +194,7 @@ class Cloud:
 
     def cinder(self, method, path, body=None, who='admin', ok=(200, 201, 202, 204)):
         # the URL carries the caller's project; admin reaches other projects' volumes by id
-        url = '%s/%s%s' % (self.endpoints['cinder'], self.project_id(who.split('-')[0]), path)
+        url = '%s/%s%s' % (self.endpoints['cinder'], self.session(who).get_project_id(), path)
         return self._call(who, method, url, body,
                           {'OpenStack-API-Version': 'volume ' + CINDER_MICROVERSION}, ok)
 
