@@ -72,6 +72,8 @@ class StandIn:
         self.volumes = list(volumes)
         self.resize = resize
         self.mode = mode
+        #: per-volume override of mode
+        self.modes: typing.Dict[str, str] = {}
         self.app_cred = app_cred
         self.public_base = public_base
         self.decide_delay_s = decide_delay_s
@@ -192,9 +194,10 @@ class StandIn:
     def _decide(self, req):
         time.sleep(self.decide_delay_s)
         R = protocol.ResponseState
-        if self.mode == 'deny':
+        mode = self.modes.get(req.volume_id, self.mode)
+        if mode == 'deny':
             self._respond(req, R.DENIED, req.current_gb, 'over_limit')
-        elif self.mode == 'pending':
+        elif mode == 'pending':
             self._respond(req, R.PENDING, req.requested_gb, 'approval')
         else:
             self._respond(req, R.GRANTED, req.requested_gb, 'ok')
