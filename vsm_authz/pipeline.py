@@ -673,6 +673,20 @@ class Pipeline:
         expected = response_for(record)
         if expected is None or same_answer(expected, current):
             return
+        if (server.server_id, record.volume_id) not in self._local.written:
+            # ``current`` was read before this pass, maybe before waiting
+            # on the locks while another driver answered: look again
+            # rather than write (each write makes Nova notify twice).
+            fresh = self.nova.get_server(server.server_id)
+            if fresh is None:
+                return
+            value = (fresh.get('metadata') or {}).get(expected.key)
+            try:
+                current = protocol.parse_response(expected.key, value)
+            except protocol.ProtocolError:
+                current = None
+            if same_answer(expected, current):
+                return
         LOG.info('Re-asserting %s on server %s for request %s (%s)',
                  expected.key, server.server_id, record.request_id,
                  expected.state.value)
