@@ -244,6 +244,29 @@ def list_opts():
     return [('database', db_options.database_opts)]
 
 
+def _sqlite_begin_immediate(engine):
+    """Make SQLite transactions take the write lock when they start.
+
+    pysqlite begins lazily: a transaction that read first and writes
+    later must upgrade its lock, and when another connection is writing
+    SQLite fails at once with "database is locked" instead of waiting.
+    BEGIN IMMEDIATE waits (sqlite3's 5 s busy timeout) instead, at the
+    price of serialising transactions — SQLite is the single-process
+    default anyway.
+    """
+    if engine.dialect.name != 'sqlite':
+        return
+
+    # oslo.db already turns pysqlite's implicit BEGIN off and emits its
+    # own plain BEGIN at the start of each transaction: upgrade that one.
+    @sa.event.listens_for(engine, 'before_cursor_execute', retval=True)
+    def _begin_immediate(connection, cursor, statement, parameters,
+                         context, executemany):
+        if statement == 'BEGIN':
+            statement = 'BEGIN IMMEDIATE'
+        return statement, parameters
+
+
 def configure(conf=None):
     """Point the API at ``conf``'s ``[database]`` (default: ``cfg.CONF``).
 
@@ -268,6 +291,7 @@ def configure(conf=None):
         pool_timeout=db.pool_timeout,
         max_retries=db.max_retries,
         retry_interval=db.retry_interval,
+        on_engine_create=[_sqlite_begin_immediate],
     )
     with _LOCK:
         old, _TXN = _TXN, txn
