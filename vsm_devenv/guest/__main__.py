@@ -11,7 +11,6 @@ Environment: VSM_GUEST_CACHE (image cache directory, default /var/tmp/vsm-guest-
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -26,8 +25,11 @@ def cmd_build(a):
     pips = tuple(a.pip) if a.pip else build.DEFAULT_PIP_PACKAGES
     image = build.ensure_image(pip_packages=pips, force=a.force)
     m = image.manifest
-    print('kernel:     %s (%s, %s)' % (image.kernel, m['kernel_package'], _mib(m['sizes']['vmlinuz'])))
-    print('initramfs:  %s (%s, uncompressed cpio)' % (image.initramfs, _mib(m['sizes']['initramfs'])))
+    sizes = m['sizes']
+    print('kernel:     %s (%s, %s)' % (image.kernel, m['kernel_package'],
+                                       _mib(sizes['vmlinuz'])))
+    print('initramfs:  %s (%s, uncompressed cpio)' % (image.initramfs,
+                                                      _mib(sizes['initramfs'])))
     print('key:        %s%s' % (image.key, ' (from cache)' if m['cached'] else ''))
     print('build time: %.2fs%s' % (m['elapsed_s'], '' if m['cached'] else
                                    ' (steps: %s)' % json.dumps(m['steps_s'])))
@@ -55,6 +57,8 @@ def cmd_boot(a):
     from vsm_devenv.guest.harness import Guest
     if a.shell:
         guest = Guest(disks=_disks(a.disk), share=_repo_root(), memory_mb=a.memory)
+        guest.create_disk_images()
+        print('work dir: %s (not removed)' % guest.workdir)
         os.execvp('qemu-system-x86_64', guest.qemu_command(interactive=True))
     with Guest(disks=_disks(a.disk), share=_repo_root(), memory_mb=a.memory) as guest:
         print('guest ready in %.1fs' % guest.boot_seconds)

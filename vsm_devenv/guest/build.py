@@ -158,7 +158,8 @@ def _log(msg):
 
 
 def _installed(pkgs):
-    res = subprocess.run(['dpkg-query', '-W', '-f', '${Package} ${db:Status-Abbrev}\n'] + list(pkgs),
+    fmt = '${Package} ${db:Status-Abbrev}\n'
+    res = subprocess.run(['dpkg-query', '-W', '-f', fmt] + list(pkgs),
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     ok = {line.split()[0] for line in res.stdout.splitlines()
           if len(line.split()) > 1 and line.split()[1].startswith('ii')}

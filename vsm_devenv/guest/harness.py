@@ -201,13 +201,17 @@ class Guest:
         return cmd
 
     # ---- life cycle --------------------------------------------------------------------
-    def start(self):
-        """Create missing disk images, boot, wait for the control agent. Returns self."""
+    def create_disk_images(self):
+        """Create (sparse, empty) the images of disks that have no ``path``."""
         for disk in self.disks:
             path = self._disk_path(disk)
             if not disk.path and not os.path.exists(path):
                 disks_mod.create_image(path, disk.size_bytes, disk.fmt)
                 self._created_images.append(path)
+
+    def start(self):
+        """Create missing disk images, boot, wait for the control agent. Returns self."""
+        self.create_disk_images()
         cmd = self.qemu_command()
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(self._control_path)

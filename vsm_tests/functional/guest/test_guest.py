@@ -20,13 +20,13 @@ import uuid
 import testtools
 from testtools import content
 
+from vsm_devenv.guest import disks
+from vsm_devenv.guest import fixture
+from vsm_devenv.guest import harness
 from vsm_devenv.guest import layouts
-from vsm_devenv.guest.disks import DataDisk, MiB
-from vsm_devenv.guest.fixture import GuestFixture
-from vsm_devenv.guest.harness import GuestCommandFailed, GuestForward
 
-DISK_SIZE = 512 * MiB
-GROWTH = 512 * MiB
+DISK_SIZE = 512 * disks.MiB
+GROWTH = 512 * disks.MiB
 METADATA = {'uuid': 'c5e2a0f8-0000-4000-8000-000000000001', 'meta': {'vsm:test': 'yes'}}
 
 
@@ -56,12 +56,14 @@ class GuestHarnessTest(testtools.TestCase):
         port = cls.http.server_address[1]
         # volume ids as Cinder makes them; libvirt passes the full id, the guest sees [:20]
         cls.volumes = {name: str(uuid.uuid4()) for name in layouts.CORE_LAYOUTS}
-        cls.disks = {name: DataDisk(DISK_SIZE, vol, fmt='qcow2' if name == 'xfs-lvm' else 'raw')
-                     for name, vol in cls.volumes.items()}
-        cls.fixture = GuestFixture(
+        cls.disks = {
+            name: disks.DataDisk(DISK_SIZE, vol,
+                                 fmt='qcow2' if name == 'xfs-lvm' else 'raw')
+            for name, vol in cls.volumes.items()}
+        cls.fixture = fixture.GuestFixture(
             disks=list(cls.disks.values()),
-            forwards=[GuestForward('169.254.169.254', 80, port),
-                      GuestForward('10.0.2.100', 8774, port)])
+            forwards=[harness.GuestForward('169.254.169.254', 80, port),
+                      harness.GuestForward('10.0.2.100', 8774, port)])
         t0 = time.monotonic()
         cls.fixture.setUp()
         cls.guest = cls.fixture.guest
@@ -83,7 +85,7 @@ class GuestHarnessTest(testtools.TestCase):
         res = self.guest.exec(['sh', '-c', 'echo "$FOO"; cat; echo err >&2; exit 3'],
                               env={'FOO': 'bar'}, input='stdin-data', check=False)
         self.assertEqual((3, 'bar\nstdin-data', 'err\n'), (res.rc, res.stdout, res.stderr))
-        self.assertRaises(GuestCommandFailed, self.guest.exec, ['false'])
+        self.assertRaises(harness.GuestCommandFailed, self.guest.exec, ['false'])
         res = self.guest.exec(['sleep', '30'], timeout=1, check=False)
         self.assertTrue(res.timed_out)
 
