@@ -9,7 +9,8 @@ Tests read it through :class:`vsm_devenv.localcloud.fixture.LocalCloud`; shell u
   ``admin``, ``admin-system``, ``demo``, ``alt``, ``vsm``), ``password`` (all users)
 - ``projects`` / ``users``: ``{name: id}``
 - ``transport_url`` (RabbitMQ), ``notifications``: ``{exchange, topic, cinder_exchange}``
-- ``mariadb``: ``{url_template (format with database=...), socket}``
+- ``mariadb``: ``{url_template (format with database=...), host, port (int), user, socket}``
+  (user root, password ``password`` over TCP)
 - ``vsm``: ``{service_id, endpoint_id, endpoint_url, limit_resource, limit_default,
   oslo_limit_config (path of an [oslo_limit] config file for the vsm user)}``
 - ``metadata``: ``{url, shared_secret, cache_expiration (int, s)}``
@@ -46,6 +47,7 @@ def build(layout, options, keystone, resources):
         'notifications': {'exchange': 'nova', 'topic': config.VSM_TOPIC,
                           'cinder_exchange': 'openstack'},
         'mariadb': {'url_template': layout.db_url('{database}'),
+                    'host': HOST, 'port': PORTS['mariadb'], 'user': 'root',
                     'socket': str(layout.mariadb_socket)},
         'vsm': {
             'service_id': keystone['vsm_service_id'],
