@@ -13,6 +13,9 @@ Needs root on Debian 12 (apt packages are installed on first use), ~1.5 GB RAM.
 """
 import http.server
 import json
+import os
+import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -55,11 +58,18 @@ class GuestHarnessTest(testtools.TestCase):
         threading.Thread(target=cls.http.serve_forever, daemon=True).start()
         port = cls.http.server_address[1]
         # volume ids as Cinder makes them; libvirt passes the full id, the guest sees [:20]
-        cls.volumes = {name: str(uuid.uuid4()) for name in layouts.CORE_LAYOUTS}
+        cls.volumes = {name: str(uuid.uuid4())
+                       for name in layouts.CORE_LAYOUTS + ('btrfs-part',)}
         cls.disks = {
             name: disks.DataDisk(DISK_SIZE, vol,
                                  fmt='qcow2' if name == 'xfs-lvm' else 'raw')
             for name, vol in cls.volumes.items()}
+        # one disk laid out on the host (no root tricks), attached as a qcow2 image
+        cls.tmp = tempfile.mkdtemp(prefix='vsm-guest-test-')
+        host_img = disks.make_filesystem_image(
+            os.path.join(cls.tmp, 'host-ext4.qcow2'), DISK_SIZE, 'ext4', fmt='qcow2')
+        cls.disks['host-made'] = disks.DataDisk(0, str(uuid.uuid4()), fmt='qcow2',
+                                                path=host_img)
         cls.fixture = fixture.GuestFixture(
             disks=list(cls.disks.values()),
             forwards=[harness.GuestForward('169.254.169.254', 80, port),
@@ -72,6 +82,7 @@ class GuestHarnessTest(testtools.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.fixture.cleanUp()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
         cls.http.shutdown()
         cls.http.server_close()
         super().tearDownClass()
@@ -124,14 +135,18 @@ class GuestHarnessTest(testtools.TestCase):
                       'lvextend lvs pvs dmsetup fsck.ext4; do command -v $t >/dev/null || '
                       '{ echo "missing $t"; exit 1; }; done')
         self.guest.sh('grep -qw device-mapper /proc/misc || grep -q device-mapper /proc/devices')
+        stats = dict(self.guest.qemu_stats(), boot_s=round(self.guest.boot_seconds, 1),
+                     guest_uptime_at_ready_s=self.guest.hello['uptime'])
+        self.addDetail('guest-stats', content.text_content(json.dumps(stats)))
 
     # ---- storage layouts ---------------------------------------------------------------
-    def _grow_layout(self, name):
-        guest, disk = self.guest, self.disks[name]
+    def _grow_layout(self, name, disk=None, prepared=None):
+        guest, disk = self.guest, disk or self.disks[name]
         t = {}
         t0 = time.monotonic()
         mnt = '/mnt/' + name
-        p = guest.prepare_disk(name, disk.serial, mnt)
+        p = prepared or guest.prepare_disk(name, disk.serial, mnt)
+        mnt = p.mountpoint
         self.assertEqual(guest.device_for_serial(disk.serial), p.disk)
         self.assertEqual(disk.serial[:20],
                          guest.read_file('/sys/block/%s/serial' % p.disk[5:]).decode().strip())
@@ -148,6 +163,7 @@ class GuestHarnessTest(testtools.TestCase):
         t['uevent'] = ev['t_host'] - t0
         self.assertEqual('change', ev['env']['ACTION'])
         self.assertEqual(DISK_SIZE + GROWTH, guest.disk_size_bytes(p.disk))
+        self.assertIn('%s: detected capacity change' % p.disk[5:], guest.sh('dmesg'))
 
         t0 = time.monotonic()
         log = guest.grow_disk(p)
@@ -182,3 +198,13 @@ class GuestHarnessTest(testtools.TestCase):
 
     def test_grow_btrfs_on_whole_disk(self):
         self._grow_layout('btrfs-whole')
+
+    def test_grow_btrfs_on_gpt_partition(self):
+        self._grow_layout('btrfs-part')
+
+    def test_grow_host_made_ext4_qcow2_image(self):
+        disk = self.disks['host-made']
+        p = layouts.plan('ext4-part', disk.serial,
+                         self.guest.device_for_serial(disk.serial), '/mnt/host-made')
+        self.guest.sh('mkdir -p /mnt/host-made && mount %s /mnt/host-made' % p.partition)
+        self._grow_layout('ext4-part', disk=disk, prepared=p)
