@@ -36,7 +36,7 @@ Per volume entry:
 * always: ``vsm:resp:`` is re-asserted from the database when it is
   missing or differs (lost updates, tampering).
 
-*Driving* a record happens under the project lock, then the volume lock
+*Driving* a record happens under the volume lock, then the project lock
 (always in that order), held from the decision until Cinder shows the
 outcome of the extend: the next decision in the project then sees the new
 size in Cinder's quota usage and in the project's volumes, so concurrent
@@ -434,9 +434,11 @@ class Pipeline:
 
     @contextlib.contextmanager
     def _locked(self, record):
-        # Project first, then volume: one global order, no deadlock.
-        with self.locks.project(record.project_id):
-            with self.locks.volume(record.volume_id):
+        # Volume first, then project: the one global order of
+        # vsm_authz.locks (no deadlock), and a duplicate waiting for the
+        # volume does not hold up the rest of the project.
+        with self.locks.volume(record.volume_id):
+            with self.locks.project(record.project_id):
                 yield
 
     def drive(self, record, request=None):
