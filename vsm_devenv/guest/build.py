@@ -125,6 +125,9 @@ STDLIB_EXCLUDES = ('test', 'idlelib', 'tkinter', 'turtledemo', 'ensurepip', 'lib
 
 GUEST_SITE_PACKAGES = '/usr/lib/python3/dist-packages'
 
+#: images kept in the cache (a running QEMU keeps its copy: it read the files at start)
+KEEP_IMAGES = 4
+
 
 @dataclasses.dataclass(frozen=True)
 class GuestImage:
@@ -290,10 +293,20 @@ def ensure_image(pip_packages=DEFAULT_PIP_PACKAGES, install_host_packages=True, 
             os.rename(os.path.join(tmp, 'out'), out_dir)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+        _prune(root, keep=KEEP_IMAGES)
         image = _load_cached(out_dir)
         image.manifest['cached'] = False
         image.manifest['elapsed_s'] = round(time.monotonic() - t0, 2)
         return image
+
+
+def _prune(root, keep):
+    """Remove all but the ``keep`` most recently built images (each is ~100 MB)."""
+    images = [os.path.join(root, n) for n in os.listdir(root)
+              if os.path.isfile(os.path.join(root, n, 'manifest.json'))]
+    images.sort(key=os.path.getmtime, reverse=True)
+    for path in images[keep:]:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _kernel_tree(root, kpkg):
