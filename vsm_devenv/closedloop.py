@@ -125,12 +125,14 @@ def wait_for(predicate, timeout, what, interval=0.25):
         if value:
             return value
         if time.monotonic() > deadline:
-            raise TimeoutError('timed out after %.0fs waiting for %s'
-                               % (timeout, what))
+            raise TimeoutError(
+                'timed out after %.0fs waiting for %s' % (timeout, what)
+            )
         time.sleep(interval)
 
 
 # ------------------------------------------------------------ the cloud --
+
 
 class Cloud:
     """The running local cloud (``localcloud.json``) and REST helpers.
@@ -145,7 +147,8 @@ class Cloud:
         if not self.info:
             raise ClosedLoopError(
                 'the local cloud is not up under %s: run python -m '
-                'vsm_devenv.localcloud up --nova-driver qmp' % self.layout.root)
+                'vsm_devenv.localcloud up --nova-driver qmp' % self.layout.root
+            )
         self.endpoints = self.info['endpoints']
         self._sessions = {}
 
@@ -156,11 +159,15 @@ class Cloud:
     def session(self, name):
         """A keystoneauth1 session: ``admin``, ``admin-system``, ``demo``."""
         if name not in self._sessions:
-            from keystoneauth1 import session as ks_session
             from keystoneauth1.identity import v3
-            kw = dict(auth_url=self.info['auth_url'], username=name.split('-')[0],
-                      password=self.info['password'],
-                      user_domain_name='Default')
+            from keystoneauth1 import session as ks_session
+
+            kw = dict(
+                auth_url=self.info['auth_url'],
+                username=name.split('-')[0],
+                password=self.info['password'],
+                user_domain_name='Default',
+            )
             if name == 'admin-system':
                 kw['system_scope'] = 'all'
             else:
@@ -175,12 +182,23 @@ class Cloud:
         return self.info['users'][name]
 
     # raw helpers: return the decoded JSON body (or None)
-    def _call(self, who, method, url, body=None, headers=None, ok=(200, 201, 202, 204)):
-        resp = self.session(who).request(url, method, json=body, headers=headers or {},
-                                         raise_exc=False)
+    def _call(
+        self,
+        who,
+        method,
+        url,
+        body=None,
+        headers=None,
+        ok=(200, 201, 202, 204),
+    ):
+        resp = self.session(who).request(
+            url, method, json=body, headers=headers or {}, raise_exc=False
+        )
         if resp.status_code not in ok:
-            raise ClosedLoopError('%s %s as %s: HTTP %s %s'
-                                  % (method, url, who, resp.status_code, resp.text[:500]))
+            raise ClosedLoopError(
+                '%s %s as %s: HTTP %s %s'
+                % (method, url, who, resp.status_code, resp.text[:500])
+            )
         if resp.status_code == 404 and 404 in ok:
             return None
         try:
@@ -188,77 +206,177 @@ class Cloud:
         except ValueError:
             return None
 
-    def nova(self, method, path, body=None, who='admin', ok=(200, 201, 202, 204)):
-        return self._call(who, method, self.endpoints['nova'] + path, body,
-                          {'OpenStack-API-Version': 'compute ' + NOVA_MICROVERSION}, ok)
+    def nova(
+        self, method, path, body=None, who='admin', ok=(200, 201, 202, 204)
+    ):
+        return self._call(
+            who,
+            method,
+            self.endpoints['nova'] + path,
+            body,
+            {'OpenStack-API-Version': 'compute ' + NOVA_MICROVERSION},
+            ok,
+        )
 
-    def cinder(self, method, path, body=None, who='admin', ok=(200, 201, 202, 204)):
-        # the URL carries the caller's project; admin reaches other projects' volumes by id
-        url = '%s/%s%s' % (self.endpoints['cinder'], self.session(who).get_project_id(), path)
-        return self._call(who, method, url, body,
-                          {'OpenStack-API-Version': 'volume ' + CINDER_MICROVERSION}, ok)
+    def cinder(
+        self, method, path, body=None, who='admin', ok=(200, 201, 202, 204)
+    ):
+        # the URL carries the caller's project; admin reaches other
+        # projects' volumes by id
+        url = '%s/%s%s' % (
+            self.endpoints['cinder'],
+            self.session(who).get_project_id(),
+            path,
+        )
+        return self._call(
+            who,
+            method,
+            url,
+            body,
+            {'OpenStack-API-Version': 'volume ' + CINDER_MICROVERSION},
+            ok,
+        )
 
-    def keystone(self, method, path, body=None, who='admin-system', ok=(200, 201, 202, 204)):
-        return self._call(who, method, self.info['auth_url'] + path, body, None, ok)
+    def keystone(
+        self,
+        method,
+        path,
+        body=None,
+        who='admin-system',
+        ok=(200, 201, 202, 204),
+    ):
+        return self._call(
+            who, method, self.info['auth_url'] + path, body, None, ok
+        )
 
-    # ---- volumes ----------------------------------------------------------------------
+    # ---- volumes ------------------------------------------------------------
     def create_volume(self, name, size_gb, bootable=False, volume_type='fake'):
-        vol = self.cinder('POST', '/volumes', {'volume': {
-            'name': name, 'size': size_gb, 'volume_type': volume_type}}, who='demo')['volume']
+        vol = self.cinder(
+            'POST',
+            '/volumes',
+            {
+                'volume': {
+                    'name': name,
+                    'size': size_gb,
+                    'volume_type': volume_type,
+                }
+            },
+            who='demo',
+        )['volume']
         self.wait_volume(vol['id'], 'available')
         if bootable:
-            self.cinder('POST', '/volumes/%s/action' % vol['id'],
-                        {'os-set_bootable': {'bootable': True}}, who='demo')
+            self.cinder(
+                'POST',
+                '/volumes/%s/action' % vol['id'],
+                {'os-set_bootable': {'bootable': True}},
+                who='demo',
+            )
         return vol['id']
 
     def volume(self, volume_id):
-        return self.cinder('GET', '/volumes/%s' % volume_id, who='admin')['volume']
+        return self.cinder('GET', '/volumes/%s' % volume_id, who='admin')[
+            'volume'
+        ]
 
     def volume_size(self, volume_id):
         return int(self.volume(volume_id)['size'])
 
     def wait_volume(self, volume_id, status, timeout=60):
         def check():
-            vol = self.cinder('GET', '/volumes/%s' % volume_id, who='demo')['volume']
+            vol = self.cinder('GET', '/volumes/%s' % volume_id, who='demo')[
+                'volume'
+            ]
             if vol['status'].startswith('error'):
-                raise ClosedLoopError('volume %s went to %s' % (volume_id, vol['status']))
+                raise ClosedLoopError(
+                    'volume %s went to %s' % (volume_id, vol['status'])
+                )
             return vol['status'] == status
+
         wait_for(check, timeout, 'volume %s %s' % (volume_id, status))
 
     def extend_volume(self, volume_id, new_size_gb, who='admin'):
-        """Cinder os-extend of an in-use volume (3.42), as the admin by default."""
-        self.cinder('POST', '/volumes/%s/action' % volume_id,
-                    {'os-extend': {'new_size': int(new_size_gb)}}, who=who)
+        """Cinder os-extend of an in-use volume (3.42), admin by default."""
+        self.cinder(
+            'POST',
+            '/volumes/%s/action' % volume_id,
+            {'os-extend': {'new_size': int(new_size_gb)}},
+            who=who,
+        )
 
     def delete_volume(self, volume_id, timeout=60):
-        self.cinder('DELETE', '/volumes/%s' % volume_id, who='admin', ok=(202, 404))
-        wait_for(lambda: self.cinder('GET', '/volumes/%s' % volume_id, who='admin',
-                                     ok=(200, 404)) is None
-                 or self._volume_gone(volume_id), timeout, 'volume %s deleted' % volume_id)
+        self.cinder(
+            'DELETE', '/volumes/%s' % volume_id, who='admin', ok=(202, 404)
+        )
+        wait_for(
+            lambda: (
+                self.cinder(
+                    'GET',
+                    '/volumes/%s' % volume_id,
+                    who='admin',
+                    ok=(200, 404),
+                )
+                is None
+                or self._volume_gone(volume_id)
+            ),
+            timeout,
+            'volume %s deleted' % volume_id,
+        )
 
     def _volume_gone(self, volume_id):
-        vol = self.cinder('GET', '/volumes/%s' % volume_id, who='admin', ok=(200, 404))
+        vol = self.cinder(
+            'GET', '/volumes/%s' % volume_id, who='admin', ok=(200, 404)
+        )
         return vol is None or vol['volume']['status'] == 'deleted'
 
-    # ---- servers ----------------------------------------------------------------------
+    # ---- servers ------------------------------------------------------------
     def boot_from_volume(self, name, boot_volume, data_volumes, timeout=120):
-        """Boot a ``demo`` server from ``boot_volume`` with ``data_volumes`` attached."""
-        bdm = [{'boot_index': 0, 'uuid': boot_volume, 'source_type': 'volume',
-                'destination_type': 'volume', 'delete_on_termination': False}]
-        bdm += [{'boot_index': -1, 'uuid': vid, 'source_type': 'volume',
-                 'destination_type': 'volume', 'delete_on_termination': False}
-                for vid in data_volumes]
-        server = self.nova('POST', '/servers', {'server': {
-            'name': name, 'flavorRef': self.info['flavor']['id'], 'networks': 'none',
-            'block_device_mapping_v2': bdm}}, who='demo')['server']
+        """Boot a ``demo`` server from ``boot_volume`` + ``data_volumes``."""
+        bdm = [
+            {
+                'boot_index': 0,
+                'uuid': boot_volume,
+                'source_type': 'volume',
+                'destination_type': 'volume',
+                'delete_on_termination': False,
+            }
+        ]
+        bdm += [
+            {
+                'boot_index': -1,
+                'uuid': vid,
+                'source_type': 'volume',
+                'destination_type': 'volume',
+                'delete_on_termination': False,
+            }
+            for vid in data_volumes
+        ]
+        server = self.nova(
+            'POST',
+            '/servers',
+            {
+                'server': {
+                    'name': name,
+                    'flavorRef': self.info['flavor']['id'],
+                    'networks': 'none',
+                    'block_device_mapping_v2': bdm,
+                }
+            },
+            who='demo',
+        )['server']
         server_id = server['id']
 
         def active():
-            s = self.nova('GET', '/servers/%s' % server_id, who='demo')['server']
+            s = self.nova('GET', '/servers/%s' % server_id, who='demo')[
+                'server'
+            ]
             if s['status'] == 'ERROR':
-                raise ClosedLoopError('server %s went to ERROR: %s'
-                                      % (server_id, s.get('fault')))
-            return s['status'] == 'ACTIVE' and not s.get('OS-EXT-STS:task_state')
+                raise ClosedLoopError(
+                    'server %s went to ERROR: %s' % (server_id, s.get('fault'))
+                )
+            return s['status'] == 'ACTIVE' and not s.get(
+                'OS-EXT-STS:task_state'
+            )
+
         wait_for(active, timeout, 'server %s ACTIVE' % server_id)
         for vid in data_volumes:
             self.wait_volume(vid, 'in-use')
@@ -266,25 +384,36 @@ class Cloud:
 
     def delete_server(self, server_id, timeout=60):
         self.nova('DELETE', '/servers/%s' % server_id, ok=(204, 404))
-        wait_for(lambda: self.nova('GET', '/servers/%s' % server_id, ok=(200, 404)) is None,
-                 timeout, 'server %s deleted' % server_id)
+        wait_for(
+            lambda: (
+                self.nova('GET', '/servers/%s' % server_id, ok=(200, 404))
+                is None
+            ),
+            timeout,
+            'server %s deleted' % server_id,
+        )
 
     def server_metadata(self, server_id, who='admin'):
-        return self.nova('GET', '/servers/%s/metadata' % server_id, who=who)['metadata']
+        return self.nova('GET', '/servers/%s/metadata' % server_id, who=who)[
+            'metadata'
+        ]
 
     def instance_actions(self, server_id):
-        return self.nova('GET', '/servers/%s/os-instance-actions' % server_id,
-                         )['instanceActions']
+        return self.nova(
+            'GET',
+            '/servers/%s/os-instance-actions' % server_id,
+        )['instanceActions']
 
-    # ---- application credentials -------------------------------------------------------
+    # ---- application credentials --------------------------------------------
     def nova_path_prefix(self):
-        """The path under which Nova is mounted ('' here, '/compute' on DevStack)."""
+        """Nova's mount path ('' here, '/compute' on DevStack)."""
         from urllib.parse import urlsplit
-        path = urlsplit(self.endpoints['nova']).path      # e.g. '/v2.1'
-        return path[:-len('/v2.1')] if path.endswith('/v2.1') else ''
+
+        path = urlsplit(self.endpoints['nova']).path  # e.g. '/v2.1'
+        return path[: -len('/v2.1')] if path.endswith('/v2.1') else ''
 
     def create_app_credential(self, server_id, name=None):
-        """App credential of ``demo`` (role member) limited to this server's metadata.
+        """App credential of ``demo`` (member) for the server's metadata only.
 
         Returns ``(id, secret)``. Access rules are only honoured because the
         local cloud's nova.conf sets ``[keystone_authtoken] service_type =
@@ -293,43 +422,81 @@ class Cloud:
         base = '/v2.1/servers/%s/metadata' % server_id
         if self.nova_path_prefix():
             base = '**' + base
-        rules = [{'service': 'compute', 'method': m, 'path': p}
-                 for p in (base, base + '/*') for m in ('GET', 'PUT')]
+        rules = [
+            {'service': 'compute', 'method': m, 'path': p}
+            for p in (base, base + '/*')
+            for m in ('GET', 'PUT')
+        ]
         rules.append({'service': 'compute', 'method': 'POST', 'path': base})
-        body = {'application_credential': {
-            'name': name or 'vsm-agent-%s' % server_id,
-            'description': 'VSM agent of server %s (closed-loop test)' % server_id,
-            'roles': [{'name': 'member'}], 'access_rules': rules}}
-        cred = self.keystone('POST', '/users/%s/application_credentials' % self.user_id(),
-                             body, who='demo')['application_credential']
+        body = {
+            'application_credential': {
+                'name': name or 'vsm-agent-%s' % server_id,
+                'description': 'VSM agent of server %s (closed-loop test)'
+                % server_id,
+                'roles': [{'name': 'member'}],
+                'access_rules': rules,
+            }
+        }
+        cred = self.keystone(
+            'POST',
+            '/users/%s/application_credentials' % self.user_id(),
+            body,
+            who='demo',
+        )['application_credential']
         return cred['id'], cred['secret']
 
     def delete_app_credential(self, cred_id):
-        self.keystone('DELETE', '/users/%s/application_credentials/%s'
-                      % (self.user_id(), cred_id), who='demo', ok=(204, 404))
+        self.keystone(
+            'DELETE',
+            '/users/%s/application_credentials/%s' % (self.user_id(), cred_id),
+            who='demo',
+            ok=(204, 404),
+        )
 
-    # ---- Keystone unified limits ---------------------------------------------------------
+    # ---- Keystone unified limits --------------------------------------------
     def project_limit(self, project='demo', resource=LIMIT_RESOURCE):
-        """``(limit id, value)`` of the project's override, or ``(None, None)``."""
-        limits = self.keystone('GET', '/limits?project_id=%s&resource_name=%s&service_id=%s'
-                               % (self.project_id(project), resource,
-                                  self.info['vsm']['service_id']))['limits']
+        """``(limit id, value)`` of the project's override, or (None, None)."""
+        limits = self.keystone(
+            'GET',
+            '/limits?project_id=%s&resource_name=%s&service_id=%s'
+            % (
+                self.project_id(project),
+                resource,
+                self.info['vsm']['service_id'],
+            ),
+        )['limits']
         if not limits:
             return None, None
         return limits[0]['id'], limits[0]['resource_limit']
 
-    def set_project_limit(self, value, project='demo', resource=LIMIT_RESOURCE):
-        """Create or update the project's limit (system-scoped admin); returns the old value."""
+    def set_project_limit(
+        self, value, project='demo', resource=LIMIT_RESOURCE
+    ):
+        """Create or update the project's limit; returns the old value."""
         limit_id, old = self.project_limit(project, resource)
         if limit_id is None:
-            self.keystone('POST', '/limits', {'limits': [{
-                'service_id': self.info['vsm']['service_id'],
-                'project_id': self.project_id(project), 'region_id': self.info['region'],
-                'resource_name': resource, 'resource_limit': int(value),
-                'description': 'set by vsm_devenv.closedloop'}]})
+            self.keystone(
+                'POST',
+                '/limits',
+                {
+                    'limits': [
+                        {
+                            'service_id': self.info['vsm']['service_id'],
+                            'project_id': self.project_id(project),
+                            'region_id': self.info['region'],
+                            'resource_name': resource,
+                            'resource_limit': int(value),
+                            'description': 'set by vsm_devenv.closedloop',
+                        }
+                    ]
+                },
+            )
         else:
-            self.keystone('PATCH', '/limits/%s' % limit_id,
-                          {'limit': {'resource_limit': int(value)}})
+            self.keystone(
+                'PATCH',
+                '/limits/%s' % limit_id,
+                {'limit': {'resource_limit': int(value)}},
+            )
         return old
 
     def delete_project_limit(self, project='demo', resource=LIMIT_RESOURCE):
@@ -337,10 +504,12 @@ class Cloud:
         if limit_id:
             self.keystone('DELETE', '/limits/%s' % limit_id, ok=(204, 404))
 
-    # ---- QMP registry (vsm_devenv.nova_driver.QMPFakeDriver) ------------------------------
+    # ---- QMP registry (vsm_devenv.nova_driver.QMPFakeDriver) ----------------
     def qmp_registry_path(self, volume_id):
-        return os.path.join(self.info.get('qmp_registry_dir', str(self.layout.qmp)),
-                            '%s.json' % volume_id)
+        return os.path.join(
+            self.info.get('qmp_registry_dir', str(self.layout.qmp)),
+            '%s.json' % volume_id,
+        )
 
     def register_qmp(self, volume_id, qmp_socket, node_name):
         path = self.qmp_registry_path(volume_id)
@@ -354,19 +523,28 @@ class Cloud:
 
 # --------------------------------------------------------- metadata proxy --
 
+
 class _ProxyHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.0'
 
-    def do_GET(self):   # noqa: N802 (http.server naming)
+    def do_GET(self):  # noqa: N802 (http.server naming)
         proxy = self.server.proxy
-        req = urllib.request.Request(proxy.metadata_url + self.path, headers={
-            'X-Instance-ID': proxy.instance_id, 'X-Tenant-ID': proxy.project_id,
-            'X-Instance-ID-Signature': proxy.signature,
-            'X-Forwarded-For': proxy.guest_ip})
+        req = urllib.request.Request(
+            proxy.metadata_url + self.path,
+            headers={
+                'X-Instance-ID': proxy.instance_id,
+                'X-Tenant-ID': proxy.project_id,
+                'X-Instance-ID-Signature': proxy.signature,
+                'X-Forwarded-For': proxy.guest_ip,
+            },
+        )
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
-                status, body, ctype = resp.status, resp.read(), resp.headers.get(
-                    'Content-Type', 'text/plain')
+                status, body, ctype = (
+                    resp.status,
+                    resp.read(),
+                    resp.headers.get('Content-Type', 'text/plain'),
+                )
         except urllib.error.HTTPError as e:
             status, body, ctype = e.code, e.read(), 'text/plain'
         except OSError as e:
@@ -388,19 +566,27 @@ class _ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 class SigningMetadataProxy(fixtures.Fixture):
-    """Neutron's metadata proxy, for one instance: adds the signed instance headers.
+    """Neutron's metadata proxy for one instance: signs the instance headers.
 
     Used only when :mod:`vsm_devenv.localcloud` offers no ``MetadataProxy``.
     """
 
-    def __init__(self, metadata_url, shared_secret, instance_id, project_id,
-                 port=None, guest_ip='10.0.2.15'):
+    def __init__(
+        self,
+        metadata_url,
+        shared_secret,
+        instance_id,
+        project_id,
+        port=None,
+        guest_ip='10.0.2.15',
+    ):
         super().__init__()
         self.metadata_url = metadata_url.rstrip('/')
         self.instance_id = instance_id
         self.project_id = project_id
-        self.signature = hmac.new(shared_secret.encode(), instance_id.encode(),
-                                  hashlib.sha256).hexdigest()
+        self.signature = hmac.new(
+            shared_secret.encode(), instance_id.encode(), hashlib.sha256
+        ).hexdigest()
         self.port = port or _free_port()
         self.guest_ip = guest_ip
         self.requests = 0
@@ -408,8 +594,9 @@ class SigningMetadataProxy(fixtures.Fixture):
     def _setUp(self):
         server = _ThreadingServer(('127.0.0.1', self.port), _ProxyHandler)
         server.proxy = self
-        thread = threading.Thread(target=server.serve_forever, name='metadata-proxy',
-                                  daemon=True)
+        thread = threading.Thread(
+            target=server.serve_forever, name='metadata-proxy', daemon=True
+        )
         thread.start()
         self.addCleanup(server.server_close)
         self.addCleanup(server.shutdown)
@@ -419,24 +606,53 @@ class SigningMetadataProxy(fixtures.Fixture):
         return 'http://127.0.0.1:%d' % self.port
 
 
+class _StartStopFixture(fixtures.Fixture):
+    """Wraps an object with start()/stop() as a fixture."""
+
+    def __init__(self, obj):
+        super().__init__()
+        self.obj = obj
+
+    def _setUp(self):
+        self.obj.start()
+        self.addCleanup(self.obj.stop)
+
+    def __getattr__(self, name):
+        return getattr(self.obj, name)
+
+
 def metadata_proxy(cloud, instance_id, port):
-    """The local cloud's MetadataProxy fixture if it has one, else ours."""
-    try:
-        from vsm_devenv.localcloud import fixture as lc_fixture
-        cls = getattr(lc_fixture, 'MetadataProxy')
-    except (ImportError, AttributeError):
-        cls = None
-    if cls is not None:
-        try:
-            return cls(instance_id=instance_id, project_id=cloud.project_id(), port=port)
-        except TypeError:
-            LOG.info('localcloud MetadataProxy has another signature; using ours')
+    """A fixture serving ``instance_id``'s metadata on ``port`` (signed).
+
+    The local cloud's
+    :class:`vsm_devenv.localcloud.metadata_proxy.MetadataProxy`
+    when it is there, else :class:`SigningMetadataProxy`.
+    """
     meta = cloud.info['metadata']
-    return SigningMetadataProxy(meta['url'], meta['shared_secret'], instance_id,
-                                cloud.project_id(), port=port)
+    try:
+        from vsm_devenv.localcloud import metadata_proxy as lc_proxy
+    except ImportError:
+        return SigningMetadataProxy(
+            meta['url'],
+            meta['shared_secret'],
+            instance_id,
+            cloud.project_id(),
+            port=port,
+        )
+    return _StartStopFixture(
+        lc_proxy.MetadataProxy(
+            instance_id,
+            cloud.project_id(),
+            meta['url'],
+            meta['shared_secret'],
+            port=port,
+            forwarded_for='10.0.2.15',
+        )
+    )
 
 
 # ------------------------------------------------------------ the guest --
+
 
 @dataclasses.dataclass
 class VolumeSpec:
@@ -457,19 +673,42 @@ class VolumeSpec:
 
 
 def guest_statvfs(guest, mountpoint):
-    """``(used_bytes, fs_bytes, avail_bytes)`` of a guest filesystem (busybox stat -f)."""
-    out = guest.exec(['stat', '-f', '-c', '%S %b %f %a', mountpoint], timeout=30).stdout
+    """``(used_bytes, fs_bytes, avail_bytes)`` of a guest filesystem."""
+    out = guest.exec(
+        ['stat', '-f', '-c', '%S %b %f %a', mountpoint], timeout=30
+    ).stdout
     bsize, blocks, free, avail = (int(x) for x in out.split())
     return (blocks - free) * bsize, blocks * bsize, avail * bsize
 
 
 # ---------------------------------------------------------- the listener --
 
+
 def _write(path, text):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'w') as f:
         f.write(text)
     return path
+
+
+_DB_SYNC = """
+import sys
+from oslo_config import cfg
+from vsm_authz.db import api, migration
+api.register_opts(cfg.CONF)
+cfg.CONF(['--config-file', sys.argv[1]], project='vsm')
+api.configure(cfg.CONF)
+migration.upgrade()
+"""
+
+
+def _module_exists(name):
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:
+        return False
 
 
 class AuthzListener(fixtures.Fixture):
@@ -494,23 +733,42 @@ class AuthzListener(fixtures.Fixture):
 
     def config(self):
         info = self.cloud.info
-        auth = {'auth_type': 'password', 'auth_url': info['auth_url'], 'username': 'vsm',
-                'password': info['password'], 'user_domain_name': 'Default',
-                'project_name': 'service', 'project_domain_name': 'Default'}
+        auth = {
+            'auth_type': 'password',
+            'auth_url': info['auth_url'],
+            'username': 'vsm',
+            'password': info['password'],
+            'user_domain_name': 'Default',
+            'project_name': 'service',
+            'project_domain_name': 'Default',
+        }
         region = {'region_name': info['region']}
         sections = {
-            'DEFAULT': {'transport_url': info['transport_url'], 'state_path': self.workdir,
-                        'debug': 'true', 'log_file': self.log_path},
+            'DEFAULT': {
+                'transport_url': info['transport_url'],
+                'state_path': self.workdir,
+                'debug': 'true',
+                'log_file': self.log_path,
+            },
             'database': {'connection': 'sqlite:///' + self.db_path},
             'oslo_messaging_notifications': {'driver': 'messagingv2'},
-            'listener': {'topics': info['notifications']['topic'],
-                         'exchange': info['notifications']['exchange']},
-            'service_auth': auth, 'nova': dict(region), 'cinder': dict(region),
-            'oslo_limit': {'auth_type': 'password', 'auth_url': info['auth_url'],
-                           'username': 'vsm', 'password': info['password'],
-                           'user_domain_name': 'Default', 'system_scope': 'all',
-                           'endpoint_id': info['vsm']['endpoint_id']},
-            # the e2e tier changes limits between scenarios: never cache them long
+            'listener': {
+                'topics': info['notifications']['topic'],
+                'exchange': info['notifications']['exchange'],
+            },
+            'service_auth': auth,
+            'nova': dict(region),
+            'cinder': dict(region),
+            'oslo_limit': {
+                'auth_type': 'password',
+                'auth_url': info['auth_url'],
+                'username': 'vsm',
+                'password': info['password'],
+                'user_domain_name': 'Default',
+                'system_scope': 'all',
+                'endpoint_id': info['vsm']['endpoint_id'],
+            },
+            # the e2e tier changes limits between scenarios: no caching
             'unified_limits': {'cache_seconds': '0'},
             'expansion_policy': {'cooldown_seconds': '0'},
             'reconcile': {'interval': '30', 'initial_delay': '5'},
@@ -527,25 +785,54 @@ class AuthzListener(fixtures.Fixture):
     def _setUp(self):
         os.makedirs(self.workdir, exist_ok=True)
         _write(self.conf_path, self.config())
-        sync = subprocess.run([self.python, '-m', 'vsm_authz.cmd.manage', '--config-file',
-                               self.conf_path, 'db', 'sync'],
-                              capture_output=True, text=True)
+        if _module_exists('vsm_authz.cmd.manage'):
+            argv = [
+                self.python,
+                '-m',
+                'vsm_authz.cmd.manage',
+                '--config-file',
+                self.conf_path,
+                'db',
+                'sync',
+            ]
+        else:  # vsm-manage not there yet: the same alembic upgrade, directly
+            argv = [self.python, '-c', _DB_SYNC, self.conf_path]
+        sync = subprocess.run(argv, capture_output=True, text=True)
         if sync.returncode:
-            raise ClosedLoopError('vsm-manage db sync failed: %s%s'
-                                  % (sync.stdout[-2000:], sync.stderr[-2000:]))
+            raise ClosedLoopError(
+                'vsm-manage db sync failed: %s%s'
+                % (sync.stdout[-2000:], sync.stderr[-2000:])
+            )
         out = open(os.path.join(self.workdir, 'listener.stdout'), 'ab')
         self.addCleanup(out.close)
         self.proc = subprocess.Popen(
-            [self.python, '-m', 'vsm_authz.cmd.listener', '--config-file', self.conf_path],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                self.python,
+                '-m',
+                'vsm_authz.cmd.listener',
+                '--config-file',
+                self.conf_path,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.addCleanup(self.stop)
-        # ready when it logs that it consumes (or at least still runs after a moment)
-        wait_for(lambda: self.proc.poll() is not None or self._log_says('listening', 'started',
-                                                                        'consuming'),
-                 60, 'the authz listener to start', interval=0.5)
+        # ready when it logs that it consumes
+        wait_for(
+            lambda: (
+                self.proc.poll() is not None
+                or self._log_says('listening', 'started', 'consuming')
+            ),
+            60,
+            'the authz listener to start',
+            interval=0.5,
+        )
         if self.proc.poll() is not None:
-            raise ClosedLoopError('vsm-authz-listener exited with %s: %s'
-                                  % (self.proc.returncode, self.tail()))
+            raise ClosedLoopError(
+                'vsm-authz-listener exited with %s: %s'
+                % (self.proc.returncode, self.tail())
+            )
 
     def _log_says(self, *words):
         text = self.tail(20000).lower()
@@ -553,7 +840,10 @@ class AuthzListener(fixtures.Fixture):
 
     def tail(self, n=3000):
         chunks = []
-        for path in (self.log_path, os.path.join(self.workdir, 'listener.stdout')):
+        for path in (
+            self.log_path,
+            os.path.join(self.workdir, 'listener.stdout'),
+        ):
             try:
                 with open(path, errors='replace') as f:
                     chunks.append(f.read()[-n:])
@@ -573,6 +863,7 @@ class AuthzListener(fixtures.Fixture):
     def db_rows(self, table):
         """Rows of a table of the listener's SQLite database, as dicts."""
         import sqlite3
+
         con = sqlite3.connect(self.db_path, timeout=10)
         try:
             con.row_factory = sqlite3.Row
@@ -582,15 +873,21 @@ class AuthzListener(fixtures.Fixture):
 
     def db_tables(self):
         import sqlite3
+
         con = sqlite3.connect(self.db_path, timeout=10)
         try:
-            return [r[0] for r in con.execute(
-                "SELECT name FROM sqlite_master WHERE type='table'")]
+            return [
+                r[0]
+                for r in con.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table'"
+                )
+            ]
         finally:
             con.close()
 
 
 # ------------------------------------------------------------ observer --
+
 
 class Observer(threading.Thread):
     """Turns what the cloud and the guest show into a Timeline, as it happens.
@@ -602,8 +899,15 @@ class Observer(threading.Thread):
     callbacks feed a live view.
     """
 
-    def __init__(self, loop, interval=0.5, on_sample=None, on_event=None, timeline=None,
-                 volume=None):
+    def __init__(
+        self,
+        loop,
+        interval=0.5,
+        on_sample=None,
+        on_event=None,
+        timeline=None,
+        volume=None,
+    ):
         super().__init__(name='vsm-closedloop-observer', daemon=True)
         self.loop = loop
         self.interval = interval
@@ -611,16 +915,16 @@ class Observer(threading.Thread):
         self.on_sample = on_sample
         self.on_event = on_event
         self.volume = volume or loop.volumes[0].name
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self._seen = {}
         self._sizes = {}
         self._uevent_cursor = loop.guest.uevent_cursor()
         self.errors = []
-        #: per volume: [(t, kind, ExpansionRequest/Response or size)] for benchmarks
+        #: [(t, kind, volume name, request/response/size)]
         self.log = []
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=30)
 
     def event(self, kind, text, t=None):
@@ -630,13 +934,15 @@ class Observer(threading.Thread):
         return ev
 
     def run(self):
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 self.poll_once()
-            except Exception as e:   # keep observing: a failed poll is not fatal
+            except (
+                Exception
+            ) as e:  # keep observing: a failed poll is not fatal
                 self.errors.append(repr(e))
                 LOG.debug('observer poll failed: %r', e)
-            self._stop.wait(self.interval)
+            self._halt.wait(self.interval)
 
     def poll_once(self):
         loop = self.loop
@@ -651,7 +957,10 @@ class Observer(threading.Thread):
             size = loop.cloud.volume_size(spec.volume_id)
             if self._sizes.get(spec.volume_id) not in (None, size):
                 self.log.append((now(), 'cinder_size', spec.name, size))
-                self.event('extended', 'Cinder volume %s is now %d GiB' % (spec.name, size))
+                self.event(
+                    'extended',
+                    '%snow %d GiB (Cinder)' % (self._who(spec), size),
+                )
             self._sizes[spec.volume_id] = size
             if spec.name == self.volume and spec.layout:
                 used, fs, _ = guest_statvfs(loop.guest, spec.mountpoint)
@@ -665,8 +974,10 @@ class Observer(threading.Thread):
         if not events:
             return
         self._uevent_cursor = events[-1]['seq'] + 1
-        by_dev = {os.path.basename(guest.device_for_serial(s.volume_id)): s
-                  for s in self.loop.volumes}
+        by_dev = {
+            os.path.basename(guest.device_for_serial(s.volume_id)): s
+            for s in self.loop.volumes
+        }
         for ev in events:
             env = ev['env']
             spec = by_dev.get(env.get('DEVNAME'))
@@ -675,14 +986,21 @@ class Observer(threading.Thread):
             t = ev['t_host'] - self.timeline.start
             try:
                 size = guest.disk_size_bytes('/dev/' + env['DEVNAME'])
-                text = 'the guest sees disk %s at %.1f GiB' % (spec.name, size / GiB)
+                text = '%s%.1f GiB (guest kernel)' % (
+                    self._who(spec), size / GiB)
             except Exception:
-                text = 'the guest sees disk %s grow' % spec.name
+                text = '%scapacity change' % self._who(spec)
             self.log.append((t, 'resized', spec.name, None))
             self.event('resized', text, t=t)
 
+    def _who(self, spec):
+        """'' when one filesystem is watched, else '<name>: '."""
+        watched = [v for v in self.loop.volumes if v.layout]
+        return '' if len(watched) <= 1 else spec.name + ': '
+
     def _diff(self, spec, entry):
         now = self.timeline.now()
+        who = self._who(spec)
         req, resp = entry.request, entry.response
         if req is not None:
             key = (spec.volume_id, 'req')
@@ -691,43 +1009,51 @@ class Observer(threading.Thread):
                 self._seen[key] = sig
                 self.log.append((now, 'req', spec.name, req))
                 if req.state is protocol.RequestState.REQUESTED:
-                    self.event('request', '%s: asks to grow from %d to %d GiB (%s)'
-                               % (spec.name, req.current_gb, req.requested_gb,
-                                  _plain_reason(req.reason)))
+                    self.event('request', '%sfrom %d to %d GiB (%s)' % (
+                        who, req.current_gb, req.requested_gb,
+                        _plain_reason(req.reason)))
                 elif req.state is protocol.RequestState.GROWN:
-                    self.event('grown', '%s: partition and filesystem now fill %d GiB'
-                               % (spec.name, req.current_gb))
+                    self.event('grown', '%spartition and filesystem now '
+                               'fill %d GiB' % (who, req.current_gb))
                 else:
-                    self.event('failed', '%s: the guest could not grow (%s)'
-                               % (spec.name, req.reason))
+                    self.event('failed', '%sthe guest could not grow (%s)'
+                               % (who, req.reason))
         if resp is not None:
             key = (spec.volume_id, 'resp')
             sig = (resp.request_id, resp.state)
             if self._seen.get(key) != sig:
                 self._seen[key] = sig
                 self.log.append((now, 'resp', spec.name, resp))
-                words = {
-                    'pending': 'needs a human to approve %d GiB',
-                    'granted': 'granted: the volume will grow to %d GiB',
-                    'denied': 'denied (%s): the volume stays at %d GiB',
-                    'extended': 'Cinder reports the volume at %d GiB',
-                    'failed': 'the extend failed (%s), volume at %d GiB'}
                 state = resp.state.value
-                if state in ('denied', 'failed'):
-                    text = words[state] % (_plain_reason(resp.reason), resp.size_gb)
-                else:
-                    text = words[state] % resp.size_gb
+                reason = _plain_reason(resp.reason)
+                text = {
+                    'pending': 'a human must approve %d GiB' % resp.size_gb,
+                    'granted': 'the volume will grow to %d GiB'
+                               % resp.size_gb,
+                    'denied': '%s; the volume stays at %d GiB'
+                              % (reason, resp.size_gb),
+                    'extended': 'VSM reports the volume at %d GiB'
+                                % resp.size_gb,
+                    'failed': 'the extend failed (%s); volume at %d GiB'
+                              % (reason, resp.size_gb),
+                }[state]
                 kind = state if state != 'extended' else 'note'
-                self.event(kind, '%s: %s' % (spec.name, text))
+                self.event(kind, who + text)
 
 
 _REASONS = {
-    'used_pct': 'disk nearly full', 'free_pct': 'little free space left',
-    'free_bytes': 'free space below the floor', 'inodes': 'out of file slots',
-    'predicted': 'will be full soon at this rate', 'emergency': 'almost completely full',
-    'over_limit': "the project's storage limit is reached", 'quota': 'Cinder quota reached',
-    'max_size': 'largest allowed size reached', 'cooldown': 'asked too often',
-    'rate': 'too many requests', 'runaway': 'growing suspiciously fast',
+    'used_pct': 'disk nearly full',
+    'free_pct': 'little free space left',
+    'free_bytes': 'free space below the floor',
+    'inodes': 'out of file slots',
+    'predicted': 'will be full soon at this rate',
+    'emergency': 'almost completely full',
+    'over_limit': "the project's storage limit is reached",
+    'quota': 'Cinder quota reached',
+    'max_size': 'largest allowed size reached',
+    'cooldown': 'asked too often',
+    'rate': 'too many requests',
+    'runaway': 'growing suspiciously fast',
     'ok': 'within the limits',
 }
 
@@ -741,7 +1067,7 @@ WRITER_GUEST_PATH = '/opt/vsm/vsm_devenv/demo/writer.py'
 
 
 class Writer:
-    """A paced writer running in the guest (see :mod:`vsm_devenv.demo.writer`)."""
+    """A paced writer in the guest (see :mod:`vsm_devenv.demo.writer`)."""
 
     def __init__(self, guest, pid, log_path):
         self.guest = guest
@@ -765,12 +1091,14 @@ class Writer:
         return self.guest.poll(self.pid) is None
 
     def wait(self, timeout=600):
-        """Wait for the end; returns the final summary dict (``enospc``, ``rate_mb``...)."""
+        """Wait for the end; returns the summary (``enospc``, ``rate_mb``)."""
         self.guest.wait_exit(self.pid, timeout=timeout)
         for line in reversed(self.lines()):
             if line.get('done'):
                 return line
-        raise ClosedLoopError('writer ended without a summary: %s' % self.lines()[-5:])
+        raise ClosedLoopError(
+            'writer ended without a summary: %s' % self.lines()[-5:]
+        )
 
     def stop(self):
         if self.running():
@@ -778,6 +1106,7 @@ class Writer:
 
 
 # -------------------------------------------------------- the fixture --
+
 
 class ClosedLoop(fixtures.Fixture):
     """The whole loop on the local cloud; see the module docstring.
@@ -791,9 +1120,19 @@ class ClosedLoop(fixtures.Fixture):
     :param memory_mb: guest RAM
     """
 
-    def __init__(self, volumes, limit_gb=None, agent_options=None, listener_options=None,
-                 agent=False, listener=False, memory_mb=384, workdir=None, cloud=None,
-                 name='vsm-e2e'):
+    def __init__(
+        self,
+        volumes,
+        limit_gb=None,
+        agent_options=None,
+        listener_options=None,
+        agent=False,
+        listener=False,
+        memory_mb=384,
+        workdir=None,
+        cloud=None,
+        name='vsm-e2e',
+    ):
         super().__init__()
         self.volumes = list(volumes)
         self.limit_gb = limit_gb
@@ -829,31 +1168,47 @@ class ClosedLoop(fixtures.Fixture):
     def _setUp(self):
         self.cloud = self.cloud or Cloud()
         if not self.cloud.qmp_driver:
-            LOG.warning('the local cloud runs nova driver %r, not qmp: Cinder extends will '
-                        'not reach the guest', self.cloud.info.get('nova_driver'))
+            LOG.warning(
+                'the local cloud runs nova driver %r, not qmp: Cinder extends '
+                'will '
+                'not reach the guest',
+                self.cloud.info.get('nova_driver'),
+            )
         if self.workdir is None:
             self.workdir = tempfile.mkdtemp(prefix='vsm-closedloop-')
             self.addCleanup(shutil.rmtree, self.workdir, True)
         tag = uuid.uuid4().hex[:6]
-        # 1. volumes (fast with the fake backend), then boot server and guest in parallel
+        # 1. volumes (fast: fake backend), then server and guest in parallel
         with self._timed('volumes'):
-            self.boot_volume_id = self.cloud.create_volume('%s-%s-boot' % (self.name, tag), 1,
-                                                           bootable=True)
-            self.addCleanup(self._quietly, self.cloud.delete_volume, self.boot_volume_id)
+            self.boot_volume_id = self.cloud.create_volume(
+                '%s-%s-boot' % (self.name, tag), 1, bootable=True
+            )
+            self.addCleanup(
+                self._quietly, self.cloud.delete_volume, self.boot_volume_id
+            )
             for spec in self.volumes:
                 spec.volume_id = self.cloud.create_volume(
-                    '%s-%s-%s' % (self.name, tag, spec.name), spec.size_gb)
-                self.addCleanup(self._quietly, self.cloud.delete_volume, spec.volume_id)
-                spec.disk = disks_mod.DataDisk(spec.size_gb * GiB, spec.volume_id)
+                    '%s-%s-%s' % (self.name, tag, spec.name), spec.size_gb
+                )
+                self.addCleanup(
+                    self._quietly, self.cloud.delete_volume, spec.volume_id
+                )
+                spec.disk = disks_mod.DataDisk(
+                    spec.size_gb * GiB, spec.volume_id
+                )
         proxy_port = _free_port()
         ports = self.cloud.info['endpoints']
         from urllib.parse import urlsplit
+
         forwards = [harness.GuestForward(METADATA_ADDR, 80, proxy_port)]
         for service in ('keystone', 'nova'):
             port = urlsplit(ports[service]).port
             forwards.append(harness.GuestForward(GUEST_API_ADDR, port, port))
-        self.guest = harness.Guest(disks=[s.disk for s in self.volumes], forwards=forwards,
-                                   memory_mb=self.memory_mb)
+        self.guest = harness.Guest(
+            disks=[s.disk for s in self.volumes],
+            forwards=forwards,
+            memory_mb=self.memory_mb,
+        )
         boot = {}
 
         def boot_guest():
@@ -863,43 +1218,56 @@ class ClosedLoop(fixtures.Fixture):
                 boot['guest_s'] = time.monotonic() - t0
             except BaseException as e:
                 boot['error'] = e
+
         thread = threading.Thread(target=boot_guest, name='guest-boot')
         thread.start()
         try:
             with self._timed('server boot'):
                 self.server_id = self.cloud.boot_from_volume(
-                    '%s-%s' % (self.name, tag), self.boot_volume_id,
-                    [s.volume_id for s in self.volumes])
+                    '%s-%s' % (self.name, tag),
+                    self.boot_volume_id,
+                    [s.volume_id for s in self.volumes],
+                )
         finally:
             thread.join()
             self.addCleanup(self.guest.shutdown)
-        self.addCleanup(self._quietly, self.cloud.delete_server, self.server_id)
+        self.addCleanup(
+            self._quietly, self.cloud.delete_server, self.server_id
+        )
         if 'error' in boot:
             raise boot['error']
         self.timings['guest boot'] = round(boot['guest_s'], 2)
-        # 2. the hypervisor link: QMP registry entries for the real volume-extended path
+        # 2. the hypervisor link: QMP registry entries for volume-extended
         for spec in self.volumes:
-            path = self.cloud.register_qmp(spec.volume_id, self.guest.qmp_socket_path,
-                                           spec.disk.node_name)
+            path = self.cloud.register_qmp(
+                spec.volume_id, self.guest.qmp_socket_path, spec.disk.node_name
+            )
             self.addCleanup(self._quietly, os.unlink, path)
-        # 3. disks laid out and mounted (in parallel with the credential and proxy)
+        # 3. disks laid out and mounted
         with self._timed('guest disks'):
             for spec in self.volumes:
                 if spec.layout:
-                    spec.prepared = self.guest.prepare_disk(spec.layout, spec.volume_id,
-                                                            spec.mountpoint)
+                    spec.prepared = self.guest.prepare_disk(
+                        spec.layout, spec.volume_id, spec.mountpoint
+                    )
         # 4. credential + metadata proxy
         cred_id, secret = self.cloud.create_app_credential(self.server_id)
         self.app_credential = (cred_id, secret)
-        self.addCleanup(self._quietly, self.cloud.delete_app_credential, cred_id)
-        self.proxy = self.useFixture(metadata_proxy(self.cloud, self.server_id, proxy_port))
+        self.addCleanup(
+            self._quietly, self.cloud.delete_app_credential, cred_id
+        )
+        self.proxy = self.useFixture(
+            metadata_proxy(self.cloud, self.server_id, proxy_port)
+        )
         # 5. the project's limit
         if self.limit_gb is not None:
             old = self.cloud.set_project_limit(self.limit_gb)
             if old is None:
                 self.addCleanup(self._quietly, self.cloud.delete_project_limit)
             else:
-                self.addCleanup(self._quietly, self.cloud.set_project_limit, old)
+                self.addCleanup(
+                    self._quietly, self.cloud.set_project_limit, old
+                )
         if self._want_listener:
             self.start_listener()
         if self._want_agent:
@@ -910,9 +1278,11 @@ class ClosedLoop(fixtures.Fixture):
         try:
             fn(*args)
         except Exception as e:
-            LOG.warning('cleanup %s%s failed: %s', getattr(fn, '__name__', fn), args, e)
+            LOG.warning(
+                'cleanup %s%s failed: %s', getattr(fn, '__name__', fn), args, e
+            )
 
-    # ---- the control plane -------------------------------------------------------------
+    # ---- the control plane --------------------------------------------------
     def start_listener(self, **extra):
         """Start (or restart with other options) the authz listener."""
         if self.listener is not None:
@@ -920,35 +1290,56 @@ class ClosedLoop(fixtures.Fixture):
         options = {s: dict(o) for s, o in self.listener_options.items()}
         for section, opts in extra.items():
             options.setdefault(section, {}).update(opts)
-        self.listener = self.useFixture(AuthzListener(
-            self.cloud, os.path.join(self.workdir, 'authz'), options))
+        self.listener = self.useFixture(
+            AuthzListener(
+                self.cloud, os.path.join(self.workdir, 'authz'), options
+            )
+        )
         return self.listener
 
-    # ---- the agent ---------------------------------------------------------------------
+    # ---- the agent ----------------------------------------------------------
     def agent_config(self, overrides=None):
         """vsm-agent.conf for the guest: endpoints as the guest sees them."""
         from urllib.parse import urlsplit
+
         info = self.cloud.info
-        ks, nova = urlsplit(info['endpoints']['keystone']), urlsplit(info['endpoints']['nova'])
+        ks, nova = (
+            urlsplit(info['endpoints']['keystone']),
+            urlsplit(info['endpoints']['nova']),
+        )
         cred_id, secret = self.app_credential
         sections = {
             'DEFAULT': {'debug': 'true'},
-            'agent': {'state_dir': AGENT_STATE, 'interval_s': '1.0', 'min_interval_s': '0.5',
-                      'answer_poll_s': '1.0', 'grow_retry_s': '1.0'},
+            'agent': {
+                'state_dir': AGENT_STATE,
+                'interval_s': '1.0',
+                'min_interval_s': '0.5',
+                'answer_poll_s': '1.0',
+                'grow_retry_s': '1.0',
+            },
             'nova': {
-                'metadata_url': 'http://%s/openstack/latest/meta_data.json' % METADATA_ADDR,
+                'metadata_url': 'http://%s/openstack/latest/meta_data.json'
+                % METADATA_ADDR,
                 'server_id': self.server_id,
-                'auth_url': 'http://%s:%d%s' % (GUEST_API_ADDR, ks.port, ks.path),
+                'auth_url': 'http://%s:%d%s'
+                % (GUEST_API_ADDR, ks.port, ks.path),
                 'application_credential_id': cred_id,
                 'application_credential_secret': secret,
                 'region_name': info['region'],
-                'endpoint_override': 'http://%s:%d%s' % (GUEST_API_ADDR, nova.port,
-                                                         nova.path),
-                'write_jitter_s': '0.1'},
-            'discovery': {'include_mounts': ','.join(s.mountpoint for s in self.volumes
-                                                     if s.layout),
-                          'volume_ids': ','.join(s.volume_id for s in self.volumes)},
-            'alerts': {'motd_dir': AGENT_MOTD_DIR, 'status_file': AGENT_STATUS},
+                'endpoint_override': 'http://%s:%d%s'
+                % (GUEST_API_ADDR, nova.port, nova.path),
+                'write_jitter_s': '0.1',
+            },
+            'discovery': {
+                'include_mounts': ','.join(
+                    s.mountpoint for s in self.volumes if s.layout
+                ),
+                'volume_ids': ','.join(s.volume_id for s in self.volumes),
+            },
+            'alerts': {
+                'motd_dir': AGENT_MOTD_DIR,
+                'status_file': AGENT_STATUS,
+            },
         }
         for source in (self.agent_options, overrides or {}):
             for section, opts in source.items():
@@ -961,15 +1352,27 @@ class ClosedLoop(fixtures.Fixture):
         return '\n'.join(lines)
 
     def start_agent(self, overrides=None, fresh_state=False):
-        """Write vsm-agent.conf into the guest and start ``vsm-agent run`` there."""
+        """Write vsm-agent.conf into the guest and start ``vsm-agent run``."""
         self.stop_agent()
-        self.guest.write_file(AGENT_CONF, self.agent_config(overrides), mode=0o600)
+        self.guest.write_file(
+            AGENT_CONF, self.agent_config(overrides), mode=0o600
+        )
         if fresh_state:
             self.guest.exec(['rm', '-rf', AGENT_STATE])
-        self.guest.exec(['mkdir', '-p', AGENT_STATE, os.path.dirname(AGENT_LOG)])
+        self.guest.exec(
+            ['mkdir', '-p', AGENT_STATE, os.path.dirname(AGENT_LOG)]
+        )
         self.agent_pid = self.guest.spawn(
-            ['python3', '-m', 'vsm_agent.cmd.agent', '--config-file', AGENT_CONF, 'run'],
-            log_path=AGENT_LOG)
+            [
+                'python3',
+                '-m',
+                'vsm_agent.cmd.agent',
+                '--config-file',
+                AGENT_CONF,
+                'run',
+            ],
+            log_path=AGENT_LOG,
+        )
         if not getattr(self, '_agent_cleanup', False):
             self.addCleanup(self.stop_agent)
             self._agent_cleanup = True
@@ -993,68 +1396,142 @@ class ClosedLoop(fixtures.Fixture):
 
     def agent_status(self, *args):
         """Output of ``vsm-agent status`` in the guest (ExecResult)."""
-        return self.guest.exec(['python3', '-m', 'vsm_agent.cmd.agent', '--config-file',
-                                AGENT_CONF, 'status'] + list(args), check=False, timeout=120)
+        return self.guest.exec(
+            [
+                'python3',
+                '-m',
+                'vsm_agent.cmd.agent',
+                '--config-file',
+                AGENT_CONF,
+                'status',
+            ]
+            + list(args),
+            check=False,
+            timeout=120,
+        )
 
-    # ---- driving and watching ----------------------------------------------------------
+    # ---- driving and watching -----------------------------------------------
     def statvfs(self, name):
         return guest_statvfs(self.guest, self.volume(name).mountpoint)
 
     def fill(self, name, fraction=None, nbytes=None, path=None, bs_mib=4):
-        """Write zeros into a volume until it is ``fraction`` full (or ``nbytes`` more)."""
+        """Write zeros until ``fraction`` full (or ``nbytes`` more)."""
         spec = self.volume(name)
         used, fs, avail = self.statvfs(name)
         if nbytes is None:
             nbytes = max(0, int(fraction * fs) - used)
         count = max(1, nbytes // (bs_mib * MiB))
         path = path or '%s/fill-%d' % (spec.mountpoint, time.monotonic_ns())
-        return self.guest.exec(['dd', 'if=/dev/zero', 'of=' + path, 'bs=%dM' % bs_mib,
-                                'count=%d' % count, 'conv=fsync'], check=False, timeout=600)
+        return self.guest.exec(
+            [
+                'dd',
+                'if=/dev/zero',
+                'of=' + path,
+                'bs=%dM' % bs_mib,
+                'count=%d' % count,
+                'conv=fsync',
+            ],
+            check=False,
+            timeout=600,
+        )
 
     def allocate(self, name, fraction=None, nbytes=None):
-        """Make a volume ``fraction`` full at once (posix_fallocate; instant)."""
+        """Make a volume ``fraction`` full at once (posix_fallocate)."""
         used, fs, avail = self.statvfs(name)
         if nbytes is None:
             nbytes = max(0, int(fraction * fs) - used)
         mb = max(1, nbytes // MiB)
-        return self.guest.exec(['python3', WRITER_GUEST_PATH, self.volume(name).mountpoint,
-                                '--rate-mb', '100000', '--total-mb', str(mb),
-                                '--chunk-mb', str(min(mb, 256)),
-                                '--prefix', 'a%d' % time.monotonic_ns()],
-                               check=False, timeout=300)
+        return self.guest.exec(
+            [
+                'python3',
+                WRITER_GUEST_PATH,
+                self.volume(name).mountpoint,
+                '--rate-mb',
+                '100000',
+                '--total-mb',
+                str(mb),
+                '--chunk-mb',
+                str(min(mb, 256)),
+                '--prefix',
+                'a%d' % time.monotonic_ns(),
+            ],
+            check=False,
+            timeout=300,
+        )
 
-    def start_writer(self, name, rate_mb, total_mb, chunk_mb=16, mode='fallocate',
-                     keep_going=False):
-        """Start :mod:`vsm_devenv.demo.writer` in the guest; returns a :class:`Writer`."""
-        argv = ['python3', WRITER_GUEST_PATH, self.volume(name).mountpoint,
-                '--rate-mb', str(rate_mb), '--total-mb', str(int(total_mb)),
-                '--chunk-mb', str(chunk_mb), '--mode', mode,
-                '--prefix', 'w%d' % time.monotonic_ns()]
+    def start_writer(
+        self,
+        name,
+        rate_mb,
+        total_mb,
+        chunk_mb=16,
+        mode='fallocate',
+        keep_going=False,
+    ):
+        """Start :mod:`vsm_devenv.demo.writer` in the guest (a Writer)."""
+        argv = [
+            'python3',
+            WRITER_GUEST_PATH,
+            self.volume(name).mountpoint,
+            '--rate-mb',
+            str(rate_mb),
+            '--total-mb',
+            str(int(total_mb)),
+            '--chunk-mb',
+            str(chunk_mb),
+            '--mode',
+            mode,
+            '--prefix',
+            'w%d' % time.monotonic_ns(),
+        ]
         if keep_going:
             argv.append('--keep-going')
         log = '/tmp/writer-%d.log' % time.monotonic_ns()
         return Writer(self.guest, self.guest.spawn(argv, log_path=log), log)
 
     def checksum(self, path):
-        return self.guest.exec(['sha256sum', path], timeout=300).stdout.split()[0]
+        return self.guest.exec(
+            ['sha256sum', path], timeout=300
+        ).stdout.split()[0]
 
     def metadata_entry(self, name):
-        entries = protocol.read_metadata(self.cloud.server_metadata(self.server_id))
-        return entries.get(self.volume(name).volume_id) or protocol.VolumeEntry(
-            self.volume(name).volume_id)
+        entries = protocol.read_metadata(
+            self.cloud.server_metadata(self.server_id)
+        )
+        return entries.get(
+            self.volume(name).volume_id
+        ) or protocol.VolumeEntry(self.volume(name).volume_id)
 
     def wait_for_request_state(self, name, state, timeout=120, after_seq=0):
         def check():
             req = self.metadata_entry(name).request
-            return req if (req and req.state.value == state and req.seq > after_seq) else None
-        return wait_for(check, timeout, '%s request state %s' % (name, state), interval=0.5)
+            return (
+                req
+                if (req and req.state.value == state and req.seq > after_seq)
+                else None
+            )
+
+        return wait_for(
+            check, timeout, '%s request state %s' % (name, state), interval=0.5
+        )
 
     def wait_for_response_state(self, name, state, timeout=120, after_seq=0):
         def check():
             resp = self.metadata_entry(name).response
-            return resp if (resp and resp.state.value == state
-                            and resp.seq > after_seq) else None
-        return wait_for(check, timeout, '%s response state %s' % (name, state), interval=0.5)
+            return (
+                resp
+                if (
+                    resp and resp.state.value == state and resp.seq > after_seq
+                )
+                else None
+            )
+
+        return wait_for(
+            check,
+            timeout,
+            '%s response state %s' % (name, state),
+            interval=0.5,
+        )
 
     def observe(self, **kw):
         """Start an :class:`Observer` (stopped at cleanup)."""
@@ -1065,15 +1542,26 @@ class ClosedLoop(fixtures.Fixture):
 
     def describe(self):
         """A one-screen summary of the wiring, for logs and failures."""
-        return json.dumps({
-            'server': self.server_id, 'boot_volume': self.boot_volume_id,
-            'volumes': {s.name: {'id': s.volume_id, 'size_gb': s.size_gb,
-                                 'layout': s.layout, 'mountpoint': s.mountpoint,
-                                 'node': s.disk.node_name if s.disk else None}
-                        for s in self.volumes},
-            'guest_workdir': self.guest.workdir if self.guest else None,
-            'metadata_proxy_port': self.proxy.port if self.proxy else None,
-            'timings': self.timings}, indent=1)
+        return json.dumps(
+            {
+                'server': self.server_id,
+                'boot_volume': self.boot_volume_id,
+                'volumes': {
+                    s.name: {
+                        'id': s.volume_id,
+                        'size_gb': s.size_gb,
+                        'layout': s.layout,
+                        'mountpoint': s.mountpoint,
+                        'node': s.disk.node_name if s.disk else None,
+                    }
+                    for s in self.volumes
+                },
+                'guest_workdir': self.guest.workdir if self.guest else None,
+                'metadata_proxy_port': self.proxy.port if self.proxy else None,
+                'timings': self.timings,
+            },
+            indent=1,
+        )
 
 
 def shell_quote(argv):

@@ -50,34 +50,52 @@ def _say(text=''):
 
 
 def cloud_status():
-    """'qmp' if a local cloud with the QMP driver is up, 'other' if another, None."""
+    """'qmp' if a cloud with the QMP driver is up, 'other' if another."""
     from vsm_devenv.localcloud import info as info_mod
     from vsm_devenv.localcloud import layout as layout_mod
+
     info = info_mod.load(layout_mod.Layout())
     if not info:
         return None
-    rc = subprocess.run([sys.executable, '-m', 'vsm_devenv.localcloud', 'status'],
-                        capture_output=True).returncode
+    rc = subprocess.run(
+        [sys.executable, '-m', 'vsm_devenv.localcloud', 'status'],
+        capture_output=True,
+    ).returncode
     if rc:
         return None
     return 'qmp' if info.get('nova_driver') == 'qmp' else 'other'
 
 
 def bring_up_cloud(log_path):
-    """Start the local cloud with the QMP driver; returns True if we started it."""
+    """Start the local cloud (QMP driver); True if we started it."""
     state = cloud_status()
     if state == 'qmp':
         _say('A local OpenStack cloud is already running: using it.')
         return False
     if state == 'other':
-        _say('A local OpenStack cloud runs without the test hypervisor link: restarting '
-             'it with --nova-driver qmp.')
-    _say('Starting a local OpenStack cloud (Keystone, Nova, Cinder, Neutron, Placement, '
-         'RabbitMQ, MariaDB) on 127.0.0.1; first run installs packages (a few minutes)...')
+        _say(
+            'A local OpenStack cloud runs without the test hypervisor link: '
+            'restarting '
+            'it with --nova-driver qmp.'
+        )
+    _say(
+        'Starting a local OpenStack cloud (Keystone, Nova, Cinder, Neutron, '
+        'Placement, RabbitMQ, MariaDB) on 127.0.0.1; the first run installs '
+        'packages (a few minutes)...'
+    )
     with open(log_path, 'ab') as log:
-        rc = subprocess.run([sys.executable, '-m', 'vsm_devenv.localcloud', 'up',
-                             '--nova-driver', 'qmp'], stdout=log,
-                            stderr=subprocess.STDOUT).returncode
+        rc = subprocess.run(
+            [
+                sys.executable,
+                '-m',
+                'vsm_devenv.localcloud',
+                'up',
+                '--nova-driver',
+                'qmp',
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        ).returncode
     if rc:
         raise SystemExit('the local cloud did not come up; see %s' % log_path)
     _say('Local cloud up.')
@@ -87,13 +105,16 @@ def bring_up_cloud(log_path):
 def ensure_rsvg():
     if shutil.which('rsvg-convert'):
         return True
-    subprocess.run(['apt-get', 'install', '-y', '-q', 'librsvg2-bin'],
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        ['apt-get', 'install', '-y', '-q', 'librsvg2-bin'],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return bool(shutil.which('rsvg-convert'))
 
 
 class Demo:
-    """The demo's script, on a ready :class:`~vsm_devenv.closedloop.ClosedLoop`."""
+    """The demo's script, on a ready ClosedLoop."""
 
     def __init__(self, loop, view, size_gb):
         self.loop = loop
@@ -106,19 +127,23 @@ class Demo:
         self.view.event(ev)
 
     def wait_grown(self, after_seq, timeout=240):
-        return self.loop.wait_for_request_state('data', 'grown', timeout=timeout,
-                                                after_seq=after_seq)
+        return self.loop.wait_for_request_state(
+            'data', 'grown', timeout=timeout, after_seq=after_seq
+        )
 
     def fill_to(self, fraction, rate_mb):
         used, fs, _ = self.loop.statvfs('data')
         mb = max(16, int((fraction * fs - used) / (1 << 20)))
-        writer = self.loop.start_writer('data', rate_mb=rate_mb, total_mb=mb, chunk_mb=16)
+        writer = self.loop.start_writer(
+            'data', rate_mb=rate_mb, total_mb=mb, chunk_mb=16
+        )
         return writer
 
     def run(self):
         loop = self.loop
-        self.observer = loop.observe(on_sample=self.view.sample, on_event=self.view.event,
-                                     interval=1.0)
+        self.observer = loop.observe(
+            on_sample=self.view.sample, on_event=self.view.event, interval=1.0
+        )
         time.sleep(3)
         self.note('An application in the VM starts writing to /data (1 GiB).')
         seq = 0
@@ -126,26 +151,43 @@ class Demo:
         ack = self.wait_grown(seq)
         writer.wait(timeout=300)
         seq = ack.seq
-        self.note('The disk grew while the application kept writing. It writes more...')
+        self.note(
+            'The disk grew while the application kept writing. '
+            'It writes more...'
+        )
         writer = self.fill_to(0.86, rate_mb=60)
         ack = self.wait_grown(seq)
         writer.wait(timeout=300)
         seq = ack.seq
-        total = sum(v['size'] for v in loop.cloud.cinder(
-            'GET', '/volumes/detail', who='demo')['volumes'])
-        self.note("The cloud admin caps the project's storage at %d GiB (what it uses now)."
-                  % total)
+        total = sum(
+            v['size']
+            for v in loop.cloud.cinder('GET', '/volumes/detail', who='demo')[
+                'volumes'
+            ]
+        )
+        self.note(
+            "The cloud admin caps the project's storage at %d GiB "
+            "(what it uses now)."
+            % total
+        )
         loop.cloud.set_project_limit(total)
         writer = self.fill_to(0.92, rate_mb=40)
-        loop.wait_for_response_state('data', 'denied', timeout=240, after_seq=seq)
+        loop.wait_for_response_state(
+            'data', 'denied', timeout=240, after_seq=seq
+        )
         writer.wait(timeout=300)
         time.sleep(12)
-        self.note('The VM was told no: its agent stops asking and warns the VM users.')
+        self.note(
+            'The VM was told no: its agent stops asking and warns the '
+            'VM users.'
+        )
         time.sleep(4)
         self.observer.stop()
         motd = ''
         try:
-            motd = loop.guest.read_file('/run/motd.d/90-vsm-agent').decode(errors='replace')
+            motd = loop.guest.read_file('/run/motd.d/90-vsm-agent').decode(
+                errors='replace'
+            )
         except Exception:
             pass
         return motd
@@ -161,57 +203,99 @@ def summary(timeline, loop, motd):
     first = timeline.samples[0] if timeline.samples else None
     last = timeline.samples[-1] if timeline.samples else None
     if first and last:
-        lines.append('The data disk started at %d GiB and ended at %d GiB; the application '
-                     'wrote %.1f GiB in %.0f seconds.'
-                     % (first.volume_gb, last.volume_gb,
-                        (last.used_bytes - first.used_bytes) / GiB, last.t))
-    lines.append('The VM asked for more space %d time(s); VSM granted %d and denied %d; '
-                 'the disk was grown inside the running VM %d time(s), with no restart '
-                 'and no data lost.' % (len(requests), len(grants), len(denials), len(grown)))
+        lines.append(
+            'The data disk started at %d GiB and ended at %d GiB; the '
+            'application '
+            'wrote %.1f GiB in %.0f seconds.'
+            % (
+                first.volume_gb,
+                last.volume_gb,
+                (last.used_bytes - first.used_bytes) / GiB,
+                last.t,
+            )
+        )
+    lines.append(
+        'The VM asked for more space %d time(s); VSM granted %d and '
+        'denied %d; '
+        'the disk was grown inside the running VM %d time(s), with no restart '
+        'and no data lost.'
+        % (len(requests), len(grants), len(denials), len(grown))
+    )
     for req in requests:
         nxt = timeline.first('grown', req.t)
         if nxt is not None:
-            lines.append('  request at %5.1fs -> filesystem grown at %5.1fs (%.1f s): %s'
-                         % (req.t, nxt.t, nxt.t - req.t, req.text))
+            lines.append(
+                '  request at %5.1fs -> filesystem grown at %5.1fs '
+                '(%.1f s): %s'
+                % (req.t, nxt.t, nxt.t - req.t, req.text)
+            )
     if denials:
-        lines.append('The last request was over the project\'s limit: VSM said no, the '
-                     'agent stopped asking and left this message for the VM\'s users:')
+        lines.append(
+            'The last request was over the project\'s limit: VSM said no, the '
+            'agent stopped asking and left this message for the VM\'s users:'
+        )
         lines += ['  | ' + line for line in motd.strip().splitlines()[:6]]
     return '\n'.join(lines)
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog='python -m vsm_devenv.demo', description=__doc__.split(
-        '\n')[0])
-    p.add_argument('--keep', action='store_true',
-                   help='leave the local cloud running afterwards')
-    p.add_argument('--out', default='demo-out', help='output directory (default demo-out)')
-    p.add_argument('--size-gb', type=int, default=1, help='initial data volume size')
-    p.add_argument('--layout', default='ext4-part',
-                   help='guest storage layout (ext4-part, xfs-part, xfs-lvm, ...)')
+    p = argparse.ArgumentParser(
+        prog='python -m vsm_devenv.demo', description=__doc__.split('\n')[0]
+    )
+    p.add_argument(
+        '--keep',
+        action='store_true',
+        help='leave the local cloud running afterwards',
+    )
+    p.add_argument(
+        '--out', default='demo-out', help='output directory (default demo-out)'
+    )
+    p.add_argument(
+        '--size-gb', type=int, default=1, help='initial data volume size'
+    )
+    p.add_argument(
+        '--layout',
+        default='ext4-part',
+        help='guest storage layout (ext4-part, xfs-part, xfs-lvm, ...)',
+    )
     a = p.parse_args(argv)
     os.makedirs(a.out, exist_ok=True)
-    logging.basicConfig(filename=os.path.join(a.out, 'demo.log'), level=logging.INFO,
-                        format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    logging.basicConfig(
+        filename=os.path.join(a.out, 'demo.log'),
+        level=logging.INFO,
+        format='%(asctime)s %(levelname)s %(name)s: %(message)s',
+    )
     view = view_mod.LiveView(sys.stdout)
     started = bring_up_cloud(os.path.join(a.out, 'localcloud.log'))
     from vsm_devenv import closedloop
     from vsm_devenv.guest import build
+
     _say('Preparing the test VM image (QEMU, a real Linux kernel)...')
     build.ensure_image()
     rsvg = ensure_rsvg()
     loop = closedloop.ClosedLoop(
         volumes=[closedloop.VolumeSpec('data', a.size_gb, a.layout, '/data')],
-        limit_gb=1000, listener=True, agent=False, name='vsm-demo',
-        agent_options={'triggers': {'used_pct': '80', 'sustained_samples': '1'}})
+        limit_gb=1000,
+        listener=True,
+        agent=False,
+        name='vsm-demo',
+        agent_options={
+            'triggers': {'used_pct': '80', 'sustained_samples': '1'}
+        },
+    )
     timeline = None
     try:
-        _say('Creating a VM with a %d GiB data disk, the VSM agent inside it and the VSM '
-             'service next to the cloud...' % a.size_gb)
+        _say(
+            'Creating a VM with a %d GiB data disk, the VSM agent inside it '
+            'and the VSM '
+            'service next to the cloud...' % a.size_gb
+        )
         loop.setUp()
         loop.start_agent()
-        view.header('VM %s: /data on a %d GiB Cinder volume (%s)'
-                    % (loop.server_id[:8], a.size_gb, a.layout))
+        view.header(
+            'VM %s: /data on a %d GiB Cinder volume (%s)'
+            % (loop.server_id[:8], a.size_gb, a.layout)
+        )
         demo = Demo(loop, view, a.size_gb)
         motd = demo.run()
         timeline = demo.observer.timeline
@@ -224,11 +308,20 @@ def main(argv=None):
                 tl = timeline or (getattr(loop, '_observer', None) and None)
                 if tl is not None:
                     tl.save(os.path.join(a.out, 'timeline.json'))
-                    svg = chart.write_svg(tl, os.path.join(a.out, 'expansion.svg'),
-                                          title='A VM disk that grows by itself (VSM)')
+                    svg = chart.write_svg(
+                        tl,
+                        os.path.join(a.out, 'expansion.svg'),
+                        title='A VM disk that grows by itself (VSM)',
+                    )
                     if rsvg:
-                        subprocess.run(['rsvg-convert', '-o',
-                                        os.path.join(a.out, 'expansion.png'), svg])
+                        subprocess.run(
+                            [
+                                'rsvg-convert',
+                                '-o',
+                                os.path.join(a.out, 'expansion.png'),
+                                svg,
+                            ]
+                        )
                     with open(os.path.join(a.out, 'summary.txt'), 'w') as f:
                         f.write(text + '\n')
             except Exception as e:
@@ -236,8 +329,10 @@ def main(argv=None):
         _say('Cleaning up the VM, volumes and services...')
         loop.cleanUp()
         if started and not a.keep:
-            subprocess.run([sys.executable, '-m', 'vsm_devenv.localcloud', 'down'],
-                           stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [sys.executable, '-m', 'vsm_devenv.localcloud', 'down'],
+                stdout=subprocess.DEVNULL,
+            )
             _say('Local cloud stopped.')
     _say('Chart: %s' % os.path.join(a.out, 'expansion.svg'))
     return 0

@@ -38,6 +38,11 @@ COLOURS = {
 }
 MARKED = ('request', 'granted', 'denied', 'pending', 'grown', 'failed',
           'enospc')
+#: Plain words for the event list under the chart.
+LABELS = {'request': 'VM asks', 'granted': 'VSM grants',
+          'denied': 'VSM denies',
+          'pending': 'waits for a human', 'grown': 'grown in the VM',
+          'failed': 'failed', 'enospc': 'DISK FULL'}
 
 
 def _scale(lo, hi, out_lo, out_hi):
@@ -145,13 +150,22 @@ def render_svg(timeline: timeline_mod.Timeline, title: str = '') -> str:
                    % (lx, ly, lx + 24, ly, colour, dash, lx + 30, ly + 4,
                       label))
         lx += 180
-    for i, event in enumerate(legend_events[:12]):
-        col, row = divmod(i, 4)
-        ex = LEFT + col * 300
-        ey = ly + 18 + row * 14
-        out.append('<text x="%d" y="%d" fill="%s">%d. %.1fs %s: %s</text>'
+    rows = 6
+    for i, event in enumerate(legend_events[:2 * rows]):
+        col, row = divmod(i, rows)
+        ex = LEFT + col * 440
+        ey = ly + 20 + row * 15
+        text = '%s: %s' % (LABELS.get(event.kind, event.kind), event.text)
+        if len(text) > 62:
+            text = text[:61] + '\u2026'
+        out.append('<text x="%d" y="%d" fill="%s">%d. %.0fs %s</text>'
                    % (ex, ey, COLOURS[event.kind], i + 1, event.t,
-                      event.kind, html.escape(event.text[:32])))
+                      html.escape(text)))
+    if len(legend_events) > 2 * rows:
+        out.append('<text x="%d" y="%d" fill="%s">(+%d more in '
+                   'timeline.json)</text>'
+                   % (LEFT, ly + 20 + rows * 15, COLOURS['note'],
+                      len(legend_events) - 2 * rows))
     out.append('</svg>')
     return '\n'.join(out)
 

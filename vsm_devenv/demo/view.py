@@ -29,10 +29,12 @@ GiB = 1 << 30
 _COLOURS = {'request': '36', 'pending': '33', 'granted': '32',
             'denied': '31', 'extended': '33', 'resized': '35',
             'grown': '34', 'failed': '31', 'enospc': '31', 'note': '0'}
-_WORDS = {'request': 'guest asks', 'pending': 'waits for a human',
+_WORDS = {'request': 'the VM asks for more space',
+          'pending': 'waits for a human',
           'granted': 'VSM grants', 'denied': 'VSM denies',
-          'extended': 'Cinder grew volume', 'resized': 'guest disk grew',
-          'grown': 'filesystem grown', 'failed': 'failed',
+          'extended': 'the cloud grew the volume',
+          'resized': 'the VM sees a bigger disk',
+          'grown': 'grown inside the VM', 'failed': 'failed',
           'enospc': 'DISK FULL', 'note': ''}
 
 

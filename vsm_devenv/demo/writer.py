@@ -15,7 +15,8 @@
 Consumes space in a directory at a steady rate, like an application
 filling its disk, and reports whether it ever hit ENOSPC::
 
-    python3 /opt/vsm/vsm_devenv/demo/writer.py DIR --rate-mb 40 --total-mb 3000 \
+    python3 /opt/vsm/vsm_devenv/demo/writer.py DIR --rate-mb 40 \
+        --total-mb 3000 \
         [--chunk-mb 16] [--mode fallocate|write] [--keep-going]
 
 ``--mode write`` writes zeros (fsync per chunk): real I/O, but a TCG guest
@@ -48,7 +49,7 @@ def _chunk(path, size, mode, buf):
         else:
             left = size
             while left:
-                left -= os.write(fd, buf[:min(left, len(buf))])
+                left -= os.write(fd, buf[: min(left, len(buf))])
             os.fsync(fd)
     finally:
         os.close(fd)
@@ -60,10 +61,15 @@ def main(argv=None):
     p.add_argument('--rate-mb', type=float, required=True)
     p.add_argument('--total-mb', type=int, required=True)
     p.add_argument('--chunk-mb', type=int, default=16)
-    p.add_argument('--mode', choices=('fallocate', 'write'), default='fallocate')
+    p.add_argument(
+        '--mode', choices=('fallocate', 'write'), default='fallocate'
+    )
     p.add_argument('--prefix', default='w')
-    p.add_argument('--keep-going', action='store_true',
-                   help='after ENOSPC, retry the chunk instead of stopping')
+    p.add_argument(
+        '--keep-going',
+        action='store_true',
+        help='after ENOSPC, retry the chunk instead of stopping',
+    )
     a = p.parse_args(argv)
     buf = bytes(MiB)
     start = time.monotonic()
@@ -83,24 +89,48 @@ def main(argv=None):
                 os.unlink(path)
             except OSError:
                 pass
-            print(json.dumps({'t': round(time.monotonic() - start, 3), 'mb': written,
-                              'ok': False}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        't': round(time.monotonic() - start, 3),
+                        'mb': written,
+                        'ok': False,
+                    }
+                ),
+                flush=True,
+            )
             if not a.keep_going:
                 break
             time.sleep(0.5)
             continue
         written += size_mb
         i += 1
-        print(json.dumps({'t': round(time.monotonic() - start, 3), 'mb': written,
-                          'ok': True}), flush=True)
+        print(
+            json.dumps(
+                {
+                    't': round(time.monotonic() - start, 3),
+                    'mb': written,
+                    'ok': True,
+                }
+            ),
+            flush=True,
+        )
         delay = due - time.monotonic()
         if delay > 0:
             time.sleep(delay)
     seconds = time.monotonic() - start
-    print(json.dumps({'done': True, 'written_mb': written, 'enospc': enospc,
-                      'seconds': round(seconds, 2),
-                      'rate_mb': round(written / seconds, 1) if seconds else 0}),
-          flush=True)
+    print(
+        json.dumps(
+            {
+                'done': True,
+                'written_mb': written,
+                'enospc': enospc,
+                'seconds': round(seconds, 2),
+                'rate_mb': round(written / seconds, 1) if seconds else 0,
+            }
+        ),
+        flush=True,
+    )
     return 28 if enospc and not a.keep_going else 0
 
 

@@ -41,7 +41,8 @@ def cloud_or_skip():
         raise unittest.SkipTest(
             'the local cloud runs nova driver %r; the e2e tier needs '
             '"python -m vsm_devenv.localcloud up --nova-driver qmp"'
-            % cloud.info.get('nova_driver'))
+            % cloud.info.get('nova_driver')
+        )
     if not os.path.exists('/dev/kvm') and os.geteuid() != 0:
         raise unittest.SkipTest('needs root (QEMU guest, local cloud)')
     return cloud
@@ -50,7 +51,7 @@ def cloud_or_skip():
 class LoopTestCase(testtools.TestCase):
     """A TestCase whose class shares one ClosedLoop (``cls.loop``)."""
 
-    #: list of VolumeSpec factories: ``VOLUMES = [dict(name=..., size_gb=...)]``
+    #: VolumeSpec keyword dicts: ``VOLUMES = [dict(name=..., size_gb=...)]``
     VOLUMES = ()
     LIMIT_GB = None
     AGENT = False
@@ -64,9 +65,14 @@ class LoopTestCase(testtools.TestCase):
         cloud = cloud_or_skip()
         cls.loop = closedloop.ClosedLoop(
             volumes=[closedloop.VolumeSpec(**v) for v in cls.VOLUMES],
-            limit_gb=cls.LIMIT_GB, agent=cls.AGENT, listener=cls.LISTENER,
-            agent_options=cls.AGENT_OPTIONS, listener_options=cls.LISTENER_OPTIONS,
-            cloud=cloud, name='vsm-e2e-' + cls.__name__.lower()[:12])
+            limit_gb=cls.LIMIT_GB,
+            agent=cls.AGENT,
+            listener=cls.LISTENER,
+            agent_options=cls.AGENT_OPTIONS,
+            listener_options=cls.LISTENER_OPTIONS,
+            cloud=cloud,
+            name='vsm-e2e-' + cls.__name__.lower()[:12],
+        )
         # on failure, fixtures' setUp runs the cleanups of what was made
         cls.loop.setUp()
         LOG.info('closed loop ready: %s', cls.loop.describe())
@@ -87,8 +93,12 @@ class LoopTestCase(testtools.TestCase):
         text = content.text_content
         self.addDetail('agent-log', text(self.loop.agent_log()[-20000:]))
         if self.loop.listener is not None:
-            self.addDetail('listener-log', text(self.loop.listener.tail(20000)))
-        self.addDetail('console', text(self.loop.guest.console_output()[-5000:]))
+            self.addDetail(
+                'listener-log', text(self.loop.listener.tail(20000))
+            )
+        self.addDetail(
+            'console', text(self.loop.guest.console_output()[-5000:])
+        )
         try:
             meta = self.loop.cloud.server_metadata(self.loop.server_id)
             self.addDetail('metadata', text(repr(meta)))

@@ -45,22 +45,44 @@ RACE_TOTAL_MB = 2600
 #: Agent settings of the scenarios: fast sampling, a plain 80 % threshold.
 FAST = {'triggers': {'used_pct': '80', 'sustained_samples': '1'}}
 #: (c), the losing side: fixed small step, asked late, no forecast.
-FIXED_SMALL = {'sizing': {'policy': 'fixed', 'fixed_gb': '1'},
-               'triggers': {'used_pct': '90', 'lead_time_s': '0',
-                            'emergency_used_pct': '0', 'sustained_samples': '1'}}
+FIXED_SMALL = {
+    'sizing': {'policy': 'fixed', 'fixed_gb': '1'},
+    'triggers': {
+        'used_pct': '90',
+        'lead_time_s': '0',
+        'emergency_used_pct': '0',
+        'sustained_samples': '1',
+    },
+}
 #: (c), the winning side: the default policy (adaptive step, predictive
 #: trigger), with the same late threshold.
 DEFAULT_POLICY = {'triggers': {'used_pct': '90', 'sustained_samples': '1'}}
 
 
 class ClosedLoopTest(base.LoopTestCase):
-
     VOLUMES = [
-        dict(name='ext4', size_gb=1, layout='ext4-part', mountpoint='/data-ext4'),
+        dict(
+            name='ext4', size_gb=1, layout='ext4-part', mountpoint='/data-ext4'
+        ),
         dict(name='xfs', size_gb=1, layout='xfs-part', mountpoint='/data-xfs'),
-        dict(name='limit', size_gb=1, layout='ext4-part', mountpoint='/data-limit'),
-        dict(name='fixed', size_gb=2, layout='ext4-part', mountpoint='/race-fixed'),
-        dict(name='adaptive', size_gb=2, layout='ext4-part', mountpoint='/race-adaptive'),
+        dict(
+            name='limit',
+            size_gb=1,
+            layout='ext4-part',
+            mountpoint='/data-limit',
+        ),
+        dict(
+            name='fixed',
+            size_gb=2,
+            layout='ext4-part',
+            mountpoint='/race-fixed',
+        ),
+        dict(
+            name='adaptive',
+            size_gb=2,
+            layout='ext4-part',
+            mountpoint='/race-adaptive',
+        ),
     ]
     LIMIT_GB = HIGH_LIMIT_GB
     LISTENER = True
@@ -81,8 +103,17 @@ class ClosedLoopTest(base.LoopTestCase):
         _, fs_before, _ = loop.statvfs(name)
         # some real data first, to prove the grow keeps it intact
         data = spec.mountpoint + '/precious.bin'
-        loop.guest.exec(['dd', 'if=/dev/urandom', 'of=' + data, 'bs=1M', 'count=16',
-                         'conv=fsync'], timeout=300)
+        loop.guest.exec(
+            [
+                'dd',
+                'if=/dev/urandom',
+                'of=' + data,
+                'bs=1M',
+                'count=16',
+                'conv=fsync',
+            ],
+            timeout=300,
+        )
         digest = loop.checksum(data)
         self._agent_for(name, FAST)
         loop.allocate(name, fraction=0.9)
@@ -103,10 +134,16 @@ class ClosedLoopTest(base.LoopTestCase):
         self.assertEqual(after_gb, resp.size_gb)
 
         def recorded():
-            rows = [r for r in loop.listener.db_rows('expansion_requests')
-                    if r['request_id'] == ack.request_id]
+            rows = [
+                r
+                for r in loop.listener.db_rows('expansion_requests')
+                if r['request_id'] == ack.request_id
+            ]
             return rows if rows and rows[0]['state'] == 'grown' else None
-        rows = closedloop.wait_for(recorded, 60, 'the grown state in the authz DB')
+
+        rows = closedloop.wait_for(
+            recorded, 60, 'the grown state in the authz DB'
+        )
         self.assertEqual(after_gb, rows[0]['final_size_gb'])
         return ack
 
@@ -123,9 +160,13 @@ class ClosedLoopTest(base.LoopTestCase):
         loop = self.loop
         spec = loop.volume('limit')
         before_gb = loop.cloud.volume_size(spec.volume_id)
-        # the project's limit is exactly what its volumes use now: any growth is over
-        usage = sum(v['size'] for v in loop.cloud.cinder(
-            'GET', '/volumes/detail', who='demo')['volumes'])
+        # the project's limit is exactly what its volumes use now
+        usage = sum(
+            v['size']
+            for v in loop.cloud.cinder('GET', '/volumes/detail', who='demo')[
+                'volumes'
+            ]
+        )
         loop.cloud.set_project_limit(usage)
         self.addCleanup(loop.cloud.set_project_limit, HIGH_LIMIT_GB)
         self._agent_for('limit', FAST)
@@ -134,11 +175,13 @@ class ClosedLoopTest(base.LoopTestCase):
         self.assertEqual(protocol.Reason.OVER_LIMIT, resp.reason)
         req = loop.metadata_entry('limit').request
         self.assertEqual(resp.request_id, req.request_id)
-        # the agent stops asking: no new request for a while, despite the full disk
+        # the agent stops asking: no new request, despite the full disk
         time.sleep(20)
         later = loop.metadata_entry('limit').request
-        self.assertEqual((req.request_id, req.seq, req.timestamp),
-                         (later.request_id, later.seq, later.timestamp))
+        self.assertEqual(
+            (req.request_id, req.seq, req.timestamp),
+            (later.request_id, later.seq, later.timestamp),
+        )
         self.assertEqual(before_gb, loop.cloud.volume_size(spec.volume_id))
         # ... and says so: status, motd, log
         status = loop.agent_status()
@@ -156,16 +199,23 @@ class ClosedLoopTest(base.LoopTestCase):
         self._agent_for(name, options)
         # let the agent discover the mount and take a first sample
         time.sleep(5)
-        writer = loop.start_writer(name, rate_mb=RACE_RATE_MB, total_mb=RACE_TOTAL_MB)
+        writer = loop.start_writer(
+            name, rate_mb=RACE_RATE_MB, total_mb=RACE_TOTAL_MB
+        )
         summary = writer.wait(timeout=300)
-        self.addDetail('writer-' + name, base.content.text_content(str(summary)))
+        self.addDetail(
+            'writer-' + name, base.content.text_content(str(summary))
+        )
         return summary, loop.cloud.volume_size(loop.volume(name).volume_id)
 
     def test_c_fixed_small_step_is_outrun(self):
         summary, size = self._race('fixed', FIXED_SMALL)
-        self.assertGreater(summary['enospc'], 0,
-                           'a fixed 1 GiB step asked at 90 %% kept up with %d MB/s: %s'
-                           % (RACE_RATE_MB, summary))
+        self.assertGreater(
+            summary['enospc'],
+            0,
+            'a fixed 1 GiB step asked at 90 %% kept up with %d MB/s: %s'
+            % (RACE_RATE_MB, summary),
+        )
 
     def test_c_default_policy_keeps_ahead(self):
         summary, size = self._race('adaptive', DEFAULT_POLICY)

@@ -28,7 +28,7 @@ from vsm_tests.e2e import base
 
 GiB = closedloop.GiB
 
-# Run in the guest: python3 -c PROBE <auth_url> <nova_url> <cred id> <secret> <server>
+# In the guest: python3 -c PROBE <auth_url> <nova_url> <cred> <secret> <server>
 NOVA_PROBE = r'''
 import json, sys
 from keystoneauth1 import session
@@ -40,7 +40,8 @@ s = session.Session(auth=v3.ApplicationCredential(
 h = {'OpenStack-API-Version': 'compute 2.67'}
 out = {}
 r = s.put(nova + '/servers/%s/metadata/vsm-e2e-probe' % server,
-          json={'meta': {'vsm-e2e-probe': 'from-guest'}}, headers=h, raise_exc=False)
+          json={'meta': {'vsm-e2e-probe': 'from-guest'}}, headers=h,
+          raise_exc=False)
 out['put_own'] = r.status_code
 r = s.get(nova + '/servers/%s/metadata' % server, headers=h, raise_exc=False)
 out['get_own'] = r.status_code
@@ -54,7 +55,8 @@ print(json.dumps(out))
 META_PROBE = r'''
 import json, urllib.request
 with urllib.request.urlopen(
-        'http://169.254.169.254/openstack/latest/meta_data.json', timeout=10) as r:
+        'http://169.254.169.254/openstack/latest/meta_data.json',
+        timeout=10) as r:
     d = json.load(r)
 print(json.dumps({'uuid': d.get('uuid'), 'meta': d.get('meta', {}),
                   'project_id': d.get('project_id')}))
@@ -62,7 +64,6 @@ print(json.dumps({'uuid': d.get('uuid'), 'meta': d.get('meta', {}),
 
 
 class HypervisorLinkTest(base.LoopTestCase):
-
     VOLUMES = [dict(name='probe', size_gb=1, layout=None)]
 
     def test_cinder_extend_grows_the_guest_disk(self):
@@ -74,15 +75,23 @@ class HypervisorLinkTest(base.LoopTestCase):
         size = loop.cloud.volume_size(spec.volume_id)
         loop.cloud.extend_volume(spec.volume_id, size + 1)
         ev = loop.guest.wait_uevent(
-            lambda env: env.get('DEVNAME') == dev[5:] and env.get('RESIZE') == '1',
-            timeout=60, since=cursor)
+            lambda env: (
+                env.get('DEVNAME') == dev[5:] and env.get('RESIZE') == '1'
+            ),
+            timeout=60,
+            since=cursor,
+        )
         self.assertIsNotNone(ev)
         self.assertEqual((size + 1) * GiB, loop.guest.disk_size_bytes(dev))
         closedloop.wait_for(
-            lambda: loop.cloud.volume(spec.volume_id)['status'] == 'in-use', 30,
-            'volume back in-use')
+            lambda: loop.cloud.volume(spec.volume_id)['status'] == 'in-use',
+            30,
+            'volume back in-use',
+        )
         self.assertEqual(size + 1, loop.cloud.volume_size(spec.volume_id))
-        actions = [a['action'] for a in loop.cloud.instance_actions(loop.server_id)]
+        actions = [
+            a['action'] for a in loop.cloud.instance_actions(loop.server_id)
+        ]
         self.assertIn('extend_volume', actions)
 
     def test_guest_reads_its_metadata_service(self):
@@ -90,25 +99,46 @@ class HypervisorLinkTest(base.LoopTestCase):
         out = json.loads(loop.guest.exec(['python3', '-c', META_PROBE]).stdout)
         self.assertEqual(loop.server_id, out['uuid'])
         self.assertEqual(loop.cloud.project_id(), out['project_id'])
-        loop.cloud.nova('PUT', '/servers/%s/metadata/vsm-e2e-admin' % loop.server_id,
-                        {'meta': {'vsm-e2e-admin': 'hello'}})
+        loop.cloud.nova(
+            'PUT',
+            '/servers/%s/metadata/vsm-e2e-admin' % loop.server_id,
+            {'meta': {'vsm-e2e-admin': 'hello'}},
+        )
 
         def seen():
-            out = json.loads(loop.guest.exec(['python3', '-c', META_PROBE]).stdout)
+            out = json.loads(
+                loop.guest.exec(['python3', '-c', META_PROBE]).stdout
+            )
             return out['meta'].get('vsm-e2e-admin') == 'hello'
-        closedloop.wait_for(seen, 30, 'the metadata change in the guest', interval=1)
+
+        closedloop.wait_for(
+            seen, 30, 'the metadata change in the guest', interval=1
+        )
 
     def test_guest_writes_only_its_metadata_with_the_app_credential(self):
         loop = self.loop
         from urllib.parse import urlsplit
+
         ks = urlsplit(loop.cloud.info['endpoints']['keystone'])
         nova = urlsplit(loop.cloud.info['endpoints']['nova'])
         cred, secret = loop.app_credential
-        out = json.loads(loop.guest.exec([
-            'python3', '-c', NOVA_PROBE,
-            'http://%s:%d%s' % (closedloop.GUEST_API_ADDR, ks.port, ks.path),
-            'http://%s:%d%s' % (closedloop.GUEST_API_ADDR, nova.port, nova.path),
-            cred, secret, loop.server_id], timeout=120).stdout)
+        out = json.loads(
+            loop.guest.exec(
+                [
+                    'python3',
+                    '-c',
+                    NOVA_PROBE,
+                    'http://%s:%d%s'
+                    % (closedloop.GUEST_API_ADDR, ks.port, ks.path),
+                    'http://%s:%d%s'
+                    % (closedloop.GUEST_API_ADDR, nova.port, nova.path),
+                    cred,
+                    secret,
+                    loop.server_id,
+                ],
+                timeout=120,
+            ).stdout
+        )
         self.assertEqual(200, out['put_own'])
         self.assertEqual(200, out['get_own'])
         # access rules: nothing but this server's metadata

@@ -1,0 +1,339 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""End-to-end benchmarks: local cloud + QEMU guest. Printed, not asserted.
+
+``python -m benchmarks.e2e_bench [--expansions 12] [--race-trials 5]``
+
+Needs the local cloud with the QMP driver (``python -m vsm_devenv.localcloud
+up --nova-driver qmp``), root, QEMU. One server + guest for everything.
+
+1. **Latency** (budget: p95 <= 20 s), request written -> filesystem grown,
+   over ``--expansions`` consecutive expansions of one ext4-on-GPT volume
+   (agent: fixed 1 GiB step at 80 %; each round makes the disk 90 % full
+   at once with posix_fallocate). Per stage, from clocks that need no
+   polling:
+
+   ==========================  ===========================================
+   stage                       from -> to
+   ==========================  ===========================================
+   notification + decision     agent log "wrote ... st=requested" ->
+                               audit ``request.granted`` (listener DB)
+   Cinder extend               ``request.granted`` -> audit ``extend.done``
+                               (Cinder reports the new size, in-use)
+   Nova event -> guest         ``extend.done`` -> the guest kernel's
+                               ``RESIZE=1`` uevent (host receive time);
+                               negative when the guest saw it first
+   guest grow                  uevent -> agent log "grown from"
+   ==========================  ===========================================
+
+   Guest log times are moved onto the host clock with the offset measured
+   at start (``date +%s.%N`` in the guest, mid-point of the round trip).
+
+2. **Headroom race** (budget: >= 50 MB/s with zero ENOSPC, 2 GiB volume,
+   default policy): bisection over the writer's rate. Each trial uses a
+   fresh 2 GiB volume, pre-filled to 60 %, then a writer consumes
+   ``max(1536, 30 s x rate)`` MB at a steady rate (posix_fallocate: a TCG
+   guest cannot *write* more than ~25-35 MB/s, measured and printed as
+   well). A rate passes when the writer never sees ENOSPC.
+"""
+
+import argparse
+import datetime
+import re
+import sys
+import time
+
+from vsm_devenv import closedloop
+
+GiB = closedloop.GiB
+
+_LOG_TIME = re.compile(r'^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ')
+
+
+def _pct(values, p):
+    if not values:
+        return float('nan')
+    values = sorted(values)
+    k = (len(values) - 1) * p / 100.0
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def guest_clock_offset(guest, rounds=5):
+    """host wall clock - guest wall clock, in seconds (best of ``rounds``)."""
+    best = None
+    for _ in range(rounds):
+        t0 = time.time()
+        out = guest.exec(['date', '+%s.%N']).stdout.strip()
+        t1 = time.time()
+        offset = (t0 + t1) / 2 - float(out)
+        if best is None or (t1 - t0) < best[0]:
+            best = (t1 - t0, offset)
+    return best[1]
+
+
+def agent_log_events(text, volume_id, offset):
+    """[(host wall time, 'requested'|'grown_fs'|'ack', request id or None)]."""
+    out = []
+    for line in text.splitlines():
+        m = _LOG_TIME.match(line)
+        if not m or volume_id not in line and 'grown from' not in line:
+            continue
+        t = (
+            datetime.datetime.strptime(m.group(1), '%Y-%m-%d %H:%M:%S,%f')
+            .replace(tzinfo=datetime.timezone.utc)
+            .timestamp()
+            + offset
+        )
+        rid = re.search(r'id=([0-9a-f]{32})', line)
+        rid = rid.group(1) if rid else None
+        if 'wrote vsm:req:' in line and 'st=requested' in line:
+            out.append((t, 'requested', rid))
+        elif 'wrote vsm:req:' in line and 'st=grown' in line:
+            out.append((t, 'ack', rid))
+        elif 'grown from' in line and volume_id in line:
+            out.append((t, 'grown_fs', None))
+    return out
+
+
+def audit_events(listener, volume_id):
+    """{(event, request_id): host wall time} from the listener's audit log."""
+    out = {}
+    for row in listener.db_rows('audit_log'):
+        if row.get('volume_id') != volume_id:
+            continue
+        at = row['at']
+        if isinstance(at, str):
+            at = datetime.datetime.fromisoformat(at)
+        t = at.replace(tzinfo=datetime.timezone.utc).timestamp()
+        out.setdefault((row['event'], row.get('request_id')), t)
+    return out
+
+
+def bench_latency(loop, expansions):
+    spec = loop.volume('lat')
+    loop.start_agent(
+        {
+            'discovery': {'include_mounts': spec.mountpoint},
+            'sizing': {'policy': 'fixed', 'fixed_gb': '1'},
+            'triggers': {
+                'used_pct': '80',
+                'sustained_samples': '1',
+                'lead_time_s': '0',
+            },
+        }
+    )
+    offset = guest_clock_offset(loop.guest)
+    mono_to_wall = time.time() - time.monotonic()
+    dev = loop.guest.device_for_serial(spec.volume_id)[5:]
+    seq = 0
+    rounds = []
+    for i in range(expansions):
+        cursor = loop.guest.uevent_cursor()
+        loop.allocate('lat', fraction=0.9)
+        ack = loop.wait_for_request_state(
+            'lat', 'grown', timeout=180, after_seq=seq
+        )
+        seq = ack.seq
+        uev = [
+            e
+            for e in loop.guest.uevents(cursor)
+            if e['env'].get('DEVNAME') == dev and e['env'].get('RESIZE') == '1'
+        ]
+        rounds.append((ack, uev[0]['t_host'] + mono_to_wall if uev else None))
+        # free the space again so the next round starts below the threshold
+        loop.guest.exec('rm -f %s/a*' % spec.mountpoint)
+        print(
+            '  expansion %2d: -> %d GiB' % (i + 1, ack.current_gb), flush=True
+        )
+    time.sleep(2)
+    log = agent_log_events(loop.agent_log(), spec.volume_id, offset)
+    audit = audit_events(loop.listener, spec.volume_id)
+    stages = {
+        'notification + decision': [],
+        'Cinder extend': [],
+        'Nova event -> guest': [],
+        'guest grow': [],
+        'end to end': [],
+    }
+    for ack, t_uevent in rounds:
+        rid = ack.request_id
+        t_req = next(
+            (t for t, k, r in log if k == 'requested' and r == rid), None
+        )
+        t_ack = next((t for t, k, r in log if k == 'ack' and r == rid), None)
+        t_fs = None
+        if t_uevent is not None and t_ack is not None:
+            t_fs = next(
+                (
+                    t
+                    for t, k, _ in log
+                    if k == 'grown_fs' and t_uevent - 1 <= t <= t_ack
+                ),
+                None,
+            )
+        t_granted = audit.get(('request.granted', rid))
+        t_extended = audit.get(('extend.done', rid))
+        pairs = (
+            ('notification + decision', t_req, t_granted),
+            ('Cinder extend', t_granted, t_extended),
+            ('Nova event -> guest', t_extended, t_uevent),
+            ('guest grow', t_uevent, t_fs),
+            ('end to end', t_req, t_fs),
+        )
+        for name, a, b in pairs:
+            if a is not None and b is not None:
+                stages[name].append(b - a)
+    loop.stop_agent()
+    print(
+        '\nEnd to end latency, request written -> filesystem grown '
+        '(%d expansions)'
+        % len(rounds)
+    )
+    print(
+        '  %-26s %7s %7s %7s %4s' % ('stage', 'p50 s', 'p95 s', 'max s', 'n')
+    )
+    for name, values in stages.items():
+        print(
+            '  %-26s %7.2f %7.2f %7.2f %4d'
+            % (
+                name,
+                _pct(values, 50),
+                _pct(values, 95),
+                max(values) if values else float('nan'),
+                len(values),
+            )
+        )
+    p95 = _pct(stages['end to end'], 95)
+    print('  budget p95 <= 20 s: %s' % ('met' if p95 <= 20 else 'NOT met'))
+    return stages
+
+
+def race_trial(loop, name, rate):
+    spec = loop.volume(name)
+    loop.start_agent(
+        {
+            'discovery': {'include_mounts': spec.mountpoint},
+            'triggers': {'sustained_samples': '1'},
+        }
+    )
+    time.sleep(3)
+    loop.allocate(name, fraction=0.6)
+    total = max(1536, int(30 * rate))
+    writer = loop.start_writer(name, rate_mb=rate, total_mb=total, chunk_mb=16)
+    summary = writer.wait(timeout=600)
+    loop.stop_agent()
+    size = loop.cloud.volume_size(spec.volume_id)
+    ok = summary['enospc'] == 0
+    print(
+        '  %4d MB/s for %5d MB: %s (achieved %.0f MB/s, volume now %d GiB)'
+        % (
+            rate,
+            total,
+            'no ENOSPC' if ok else 'ENOSPC',
+            summary['rate_mb'],
+            size,
+        ),
+        flush=True,
+    )
+    return ok
+
+
+def bench_race(loop, names, first=50, high=400):
+    print(
+        '\nHeadroom race: highest rate a 2 GiB volume absorbs without ENOSPC '
+        '(default policy, posix_fallocate writer)'
+    )
+    best, worst = 0, high  # highest passing, lowest failing rate
+    rate = first
+    for name in names:
+        if race_trial(loop, name, rate):
+            best = rate
+        else:
+            worst = rate
+        if worst - best <= 10:
+            break
+        rate = (best + worst) // 2
+    print(
+        '  highest passing rate: %s MB/s (budget >= 50 MB/s: %s)'
+        % (best, 'met' if best and best >= 50 else 'NOT met')
+    )
+    r = loop.guest.exec(
+        [
+            'dd',
+            'if=/dev/zero',
+            'of=%s/ddtest' % loop.volume(names[-1]).mountpoint,
+            'bs=1M',
+            'count=256',
+            'conv=fsync',
+        ],
+        check=False,
+    )
+    loop.guest.exec(
+        'rm -f %s/ddtest' % loop.volume(names[-1]).mountpoint, check=False
+    )
+    print(
+        '  for reference, real writes in this TCG guest: %s'
+        % (r.stderr.strip().splitlines() or ['?'])[-1]
+    )
+    return best
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog='python -m benchmarks.e2e_bench')
+    p.add_argument('--expansions', type=int, default=12)
+    p.add_argument('--race-trials', type=int, default=5)
+    p.add_argument('--skip-race', action='store_true')
+    p.add_argument('--skip-latency', action='store_true')
+    a = p.parse_args(argv)
+    try:
+        cloud = closedloop.Cloud()
+    except closedloop.ClosedLoopError as e:
+        print('e2e benchmarks skipped: %s' % e)
+        return 0
+    if not cloud.qmp_driver:
+        print(
+            'e2e benchmarks skipped: the local cloud does not run the QMP '
+            'driver'
+        )
+        return 0
+    race = ['race%d' % i for i in range(0 if a.skip_race else a.race_trials)]
+    volumes = [closedloop.VolumeSpec('lat', 1, 'ext4-part', '/bench-lat')]
+    volumes += [
+        closedloop.VolumeSpec(n, 2, 'ext4-part', '/bench-' + n) for n in race
+    ]
+    loop = closedloop.ClosedLoop(
+        volumes=volumes,
+        limit_gb=100000,
+        listener=True,
+        cloud=cloud,
+        name='vsm-bench',
+    )
+    t0 = time.monotonic()
+    loop.setUp()
+    try:
+        print(
+            'closed loop ready in %.0f s (%s)'
+            % (time.monotonic() - t0, loop.timings)
+        )
+        if not a.skip_latency:
+            bench_latency(loop, a.expansions)
+        if race:
+            bench_race(loop, race)
+    finally:
+        loop.cleanUp()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
