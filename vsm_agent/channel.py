@@ -30,9 +30,10 @@ random delay of up to ``write_jitter_s`` so the agent and the service
 rarely write at the same moment (Nova can lose one of two concurrent
 writes; the protocol re-asserts, but fewer races is cheaper). The
 credentials are a Keystone **application credential** from the config
-file (``[nova] application_credential_id`` / ``_secret``, ``auth_url``);
-keystoneauth1 is imported on the first call that needs it, so an idle
-agent never loads it.
+file (``[nova] application_credential_id`` / ``_secret``, ``auth_url``).
+keystoneauth1 is never imported by an idle agent; API calls run in a
+short-lived child process by default (:mod:`vsm_agent.apicall`), so the
+daemon never loads it at all.
 
 Errors raise :class:`ChannelError` (``transient`` tells the caller to
 retry with :class:`Backoff`); 409 from Nova (server locked or busy) is
@@ -47,6 +48,8 @@ transient. Usage::
 import json
 import logging
 import random
+import subprocess
+import sys
 import time
 import typing
 import urllib.error
@@ -88,9 +91,13 @@ nova_opts = [
                 help='Skip TLS verification (tests only).'),
     cfg.FloatOpt('api_timeout_s', default=10.0, min=0.1,
                  help='Timeout of one Nova API or Keystone request.'),
-    cfg.FloatOpt('write_jitter_s', default=0.5, min=0.0,
+    cfg.FloatOpt('write_jitter_s', default=0.25, min=0.0,
                  help='Random delay of up to this many seconds before '
                       'each metadata write.'),
+    cfg.BoolOpt('isolate_api_calls', default=True,
+                help='Make each Nova API call in a short-lived child '
+                     'process, so the daemon never loads keystoneauth1 '
+                     '(~8 MB less resident memory; one token per call).'),
     cfg.BoolOpt('api_read_fallback', default=True,
                 help='Read metadata through the Nova API when the '
                      'metadata service is unreachable.'),
@@ -152,8 +159,9 @@ class NovaChannel:
                  interface: str = 'public',
                  endpoint_override: typing.Optional[str] = None,
                  cafile: typing.Optional[str] = None, insecure: bool = False,
-                 api_timeout_s: float = 10.0, write_jitter_s: float = 0.5,
-                 api_read_fallback: bool = True, sleep=time.sleep):
+                 api_timeout_s: float = 10.0, write_jitter_s: float = 0.25,
+                 api_read_fallback: bool = True,
+                 isolate_api_calls: bool = True, sleep=time.sleep):
         self.metadata_url = metadata_url
         self.metadata_timeout_s = metadata_timeout_s
         self._server_id = server_id
@@ -167,6 +175,7 @@ class NovaChannel:
         self.api_timeout_s = api_timeout_s
         self.write_jitter_s = write_jitter_s
         self.api_read_fallback = api_read_fallback
+        self.isolate_api_calls = isolate_api_calls
         self._sleep = sleep
         self._adapter = None
         #: the last metadata document (devices, uuid) for discovery
@@ -257,46 +266,56 @@ class NovaChannel:
 
     # ------------------------------------------------------------- API --
 
-    def _get_adapter(self):
+    def _auth_params(self) -> dict:
+        if not self.can_write:
+            raise ChannelError('no Nova API credentials configured ([nova] '
+                               'auth_url, application_credential_id/'
+                               'secret)', transient=False)
+        return {'auth_url': self.auth_url,
+                'application_credential_id': self.credential_id,
+                'application_credential_secret': self.credential_secret,
+                'region_name': self.region_name,
+                'interface': self.interface,
+                'endpoint_override': self.endpoint_override,
+                'cafile': self.cafile, 'insecure': self.insecure,
+                'timeout': self.api_timeout_s}
+
+    def _call(self, method: str, path: str, body) -> dict:
+        auth = self._auth_params()
+        if self.isolate_api_calls:
+            params = json.dumps({'auth': auth, 'method': method,
+                                 'path': path, 'body': body})
+            try:
+                proc = subprocess.run(
+                    [sys.executable, '-m', 'vsm_agent.apicall'],
+                    input=params.encode(), stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE, check=False,
+                    timeout=3 * self.api_timeout_s + 30)
+                return json.loads(proc.stdout.decode() or 'null') or {
+                    'error': 'API helper exited %d: %s' % (
+                        proc.returncode,
+                        proc.stderr.decode()[-300:].strip()),
+                    'status': None}
+            except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+                return {'error': 'API helper failed: %s' % exc,
+                        'status': None}
+        # In-process: keystoneauth1 is imported here, on first use only.
+        from vsm_agent import apicall
         if self._adapter is None:
-            if not self.can_write:
-                raise ChannelError('no Nova API credentials configured '
-                                   '([nova] auth_url, application_'
-                                   'credential_id/secret)', transient=False)
-            # Imported here: an agent that never writes never pays for it.
-            from keystoneauth1 import adapter
-            from keystoneauth1.identity import v3
-            from keystoneauth1 import session
-            auth = v3.ApplicationCredential(
-                auth_url=self.auth_url,
-                application_credential_id=self.credential_id,
-                application_credential_secret=self.credential_secret)
-            verify = False if self.insecure else (self.cafile or True)
-            sess = session.Session(auth=auth, verify=verify,
-                                   timeout=self.api_timeout_s)
-            self._adapter = adapter.Adapter(
-                sess, service_type='compute', interface=self.interface,
-                region_name=self.region_name,
-                endpoint_override=self.endpoint_override)
-        return self._adapter
+            self._adapter = apicall.make_adapter(auth)
+        return apicall.call(self._adapter, method, path, body)
 
     def _api(self, method: str, path: str, body=None) -> dict:
-        adapter = self._get_adapter()
-        from keystoneauth1 import exceptions as ks_exc
-        try:
-            resp = adapter.request(path, method, json=body, raise_exc=False)
-        except ks_exc.ClientException as exc:
-            # Connection, timeout, auth and catalog errors alike: retry.
+        result = self._call(method, path, body)
+        status = result.get('status')
+        if status is None:
             raise ChannelError('Nova API %s %s failed: %s'
-                               % (method, path, exc))
-        if resp.status_code >= 400:
-            transient = resp.status_code in (408, 409, 429) or \
-                resp.status_code >= 500
+                               % (method, path, result.get('error')))
+        if status >= 400:
+            transient = status in (401, 408, 409, 429) or status >= 500
             raise ChannelError('Nova API %s %s: HTTP %d %s'
-                               % (method, path, resp.status_code,
-                                  resp.text[:200]),
-                               transient=transient, status=resp.status_code)
-        try:
-            return resp.json() if resp.content else {}
-        except ValueError:
-            return {}
+                               % (method, path, status,
+                                  json.dumps(result.get('body'))[:200]),
+                               transient=transient, status=status)
+        body = result.get('body')
+        return body if isinstance(body, dict) else {}

@@ -83,10 +83,10 @@ GROUP = 'agent'
 GIB = 1024 ** 3
 
 agent_opts = [
-    cfg.FloatOpt('interval_s', default=2.0, min=0.1,
+    cfg.FloatOpt('interval_s', default=1.0, min=0.1,
                  help='Sampling interval of a mount far from its '
                       'thresholds.'),
-    cfg.FloatOpt('min_interval_s', default=0.5, min=0.05,
+    cfg.FloatOpt('min_interval_s', default=0.25, min=0.05,
                  help='Sampling interval of a mount in or near breach.'),
     cfg.FloatOpt('rescan_interval_s', default=60.0, min=1,
                  help='Re-discover mounts and disks this often (capacity '
@@ -180,6 +180,8 @@ class Agent:
         self._next_read: typing.Dict[str, float] = {}
         self._next_grow: typing.Dict[str, float] = {}
         self._meta_seeded = False
+        self._published = None
+        self._published_at = 0.0
         self._stop = False
         self._reload = False
         self._capacity_event = False
@@ -740,11 +742,21 @@ class Agent:
                 'channel': dict(self.channel_status), 'mounts': mounts}
 
     def _publish(self, now) -> None:
-        status = self.status(now)
-        # Only the interesting part decides whether to rewrite the file:
-        # usage moves every sample, the file need not.
-        status['updated'] = int(now // 30 * 30)
-        self.alerts.write_status(status)
+        # Building and writing the snapshot costs more than a tick: do it
+        # when something a reader cares about changed (state, trigger,
+        # whole-percent usage, channel health), else every 30 s.
+        fingerprint = (tuple(
+            (mp, v.verdict.state if v.verdict else None,
+             int(v.sample.used_pct) if v.sample else None,
+             self.store.volume(v.mount.volume_id).phase
+             if v.mount.volume_id and v.mount.expandable else None)
+            for mp, v in self.views.items()),
+            tuple(self.channel_status.items()))
+        if (fingerprint == self._published
+                and now - self._published_at < 30):
+            return
+        self._published, self._published_at = fingerprint, now
+        self.alerts.write_status(self.status(now))
 
     # ----------------------------------------------------------- dry run --
 

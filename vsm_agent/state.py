@@ -102,6 +102,7 @@ class StateStore:
         #: serial prefix -> full volume id learned from Nova
         self.volume_ids: typing.Dict[str, str] = {}
         self._saved: typing.Optional[str] = None
+        self._saved_fingerprint: typing.Optional[tuple] = None
         self.load()
 
     def load(self) -> None:
@@ -129,6 +130,7 @@ class StateStore:
             return
         self.volumes, self.volume_ids = volumes, ids
         self._saved = self._serialize()
+        self._saved_fingerprint = self._fingerprint()
 
     def volume(self, volume_id: str) -> VolumeState:
         if volume_id not in self.volumes:
@@ -143,9 +145,21 @@ class StateStore:
             'volume_ids': dict(sorted(self.volume_ids.items())),
         }, indent=1, sort_keys=True)
 
+    def _fingerprint(self) -> tuple:
+        # Cheap to compute every tick, unlike serializing the whole file.
+        return (len(self.volume_ids), tuple(
+            (v.volume_id, v.phase, v.seq, v.request, v.response, v.unwritten,
+             v.denied_request_id, v.retry_after, len(v.grow_timestamps),
+             v.grow_attempts, v.last_error, v.disk_bytes)
+            for v in self.volumes.values()))
+
     def save(self) -> bool:
         """Write the file if anything changed; True if written."""
+        fingerprint = self._fingerprint()
+        if fingerprint == self._saved_fingerprint:
+            return False
         text = self._serialize()
+        self._saved_fingerprint = fingerprint
         if text == self._saved:
             return False
         atomic_write(self.path, text, mode=0o600)

@@ -264,3 +264,49 @@ class TestChannelReads(testtools.TestCase):
         e = self.assertRaises(channel.ChannelError, chan.read_metadata)
         self.assertTrue(e.transient)
         e = self.assertRaises(channel.ChannelError, chan.write, 'k', 'v')
+
+
+class TestChannelApi(testtools.TestCase):
+    """Writes and API reads against the HTTP stand-in (a local server)."""
+
+    def setUp(self):
+        super().setUp()
+        from vsm_tests.functional.agent import standin
+        self.standin = standin.StandIn('srv-1', volumes=[VOL]).start()
+        self.addCleanup(self.standin.stop)
+
+    def channel(self, **kw):
+        args = dict(metadata_url=self.standin.url
+                    + '/openstack/latest/meta_data.json',
+                    auth_url=self.standin.url + '/v3',
+                    application_credential_id='cred-id',
+                    application_credential_secret='cred-secret',
+                    write_jitter_s=0.0)
+        args.update(kw)
+        return channel.NovaChannel(**args)
+
+    def test_single_key_put_in_process_and_isolated(self):
+        for isolate in (False, True):
+            chan = self.channel(isolate_api_calls=isolate)
+            chan.write('vsm:test', 'v%s' % isolate)
+            self.assertEqual('v%s' % isolate,
+                             self.standin.metadata['vsm:test'])
+            self.assertEqual({VOL}, chan.attached_volume_ids())
+        self.assertEqual([], self.standin.errors)
+
+    def test_api_read_fallback(self):
+        self.standin.metadata['k'] = 'v'
+        chan = self.channel(metadata_url='http://127.0.0.1:1/x',
+                            metadata_timeout_s=0.2, server_id='srv-1',
+                            isolate_api_calls=False)
+        self.assertEqual({'k': 'v'}, chan.read_metadata())
+        self.assertEqual('api', chan.last_read_source)
+
+    def test_http_errors_classified(self):
+        chan = self.channel(server_id='other', isolate_api_calls=False)
+        e = self.assertRaises(channel.ChannelError, chan.write, 'k', 'v')
+        self.assertEqual((404, False), (e.status, e.transient))
+        chan = self.channel(application_credential_secret='wrong',
+                            server_id='srv-1', isolate_api_calls=False)
+        e = self.assertRaises(channel.ChannelError, chan.write, 'k', 'v')
+        self.assertTrue(e.transient)
