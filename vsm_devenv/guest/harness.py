@@ -30,12 +30,14 @@ time); the harness uses a private one. The serial console goes to
 ``console_log_path``. Set ``VSM_GUEST_KEEP=1`` to keep the work dir after shutdown.
 """
 import base64
+import ctypes
 import dataclasses
 import ipaddress
 import logging
 import os
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -52,6 +54,7 @@ LOG = logging.getLogger(__name__)
 SHARE_TAG = 'vsmshare'
 CONTROL_PORT = 'vsm.control'
 DEFAULT_NET = ipaddress.ip_network('10.0.2.0/24')
+PR_SET_PDEATHSIG = 1
 
 
 class GuestError(RuntimeError):
@@ -221,7 +224,7 @@ class Guest:
         LOG.info('booting guest: %s', ' '.join(shlex.quote(c) for c in cmd))
         with open(self.qemu_log_path, 'wb') as qlog:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=qlog,
-                                         stderr=subprocess.STDOUT)
+                                         stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         try:
             self._wait_ready(t0)
         except BaseException:
@@ -457,6 +460,15 @@ class Guest:
         """Total size of the filesystem mounted at ``mountpoint`` (statvfs in the guest)."""
         blocks, frsize = self.exec(['stat', '-f', '-c', '%b %S', mountpoint]).stdout.split()
         return int(blocks) * int(frsize)
+
+
+def _die_with_parent():
+    """In the QEMU child: get SIGKILL when the test process (thread) that started it dies.
+
+    Without this, a test run killed or crashed before ``shutdown()`` leaves QEMU
+    running forever.
+    """
+    ctypes.CDLL('libc.so.6', use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _tail(path, n=3000):
