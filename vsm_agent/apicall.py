@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""One Nova API call with keystoneauth1, in this process or a short-lived child.
+"""One Nova API call with keystoneauth1, in-process or in a short-lived child.
 
 keystoneauth1 (and requests, urllib3, ...) add ~8 MB to the daemon's RSS,
 for calls that happen a few times per expansion. By default

@@ -16,7 +16,7 @@ The agent may only ever ask for, and grow, storage it can tie to a Cinder
 volume attached to this server. Discovery walks, for every mount::
 
     /proc/self/mountinfo  mountpoint, fs type, major:minor, source
-      -> /sys/dev/block/MAJ:MIN   the filesystem's block device (vdb1, dm-0, vdc)
+      -> /sys/dev/block/MAJ:MIN   the fs's block device (vdb1, dm-0, vdc)
       -> LVM (dm-N with a ``LVM-`` uuid): LV -> VG -> the PV (dm/slaves)
       -> partition (``partition`` file) -> the whole disk
       -> the disk's serial: /sys/block/vdX/serial (virtio-blk, the first 20
@@ -92,7 +92,8 @@ GROWABLE_FILESYSTEMS = frozenset({'ext2', 'ext3', 'ext4', 'xfs', 'btrfs'})
 VIRTIO_SERIAL_LENGTH = 20
 
 #: /dev/disk/by-id prefixes whose remainder is (a prefix of) the volume id.
-BY_ID_PREFIXES = ('virtio-', 'scsi-0QEMU_QEMU_HARDDISK_', 'scsi-SQEMU_QEMU_HARDDISK_')
+BY_ID_PREFIXES = ('virtio-', 'scsi-0QEMU_QEMU_HARDDISK_',
+                  'scsi-SQEMU_QEMU_HARDDISK_')
 
 
 def register_opts(conf):
@@ -437,8 +438,8 @@ def _describe_device(sysb, mount: Mount, name: str) -> None:
         if len(pvs) != 1:
             mount.not_expandable_why = (
                 'logical volume %s/%s spans %d physical volumes (only '
-                'single-PV volumes are grown)' % (decoded[0], decoded[1],
-                                                 len(pvs)))
+                'single-PV volumes are grown)'
+                % (decoded[0], decoded[1], len(pvs)))
             return
         name = pvs[0]
         if sysb.dm_uuid(name) is not None:

@@ -15,7 +15,8 @@
 Options are declared next to the code that reads them; this module only
 collects them (``oslo.config.opts`` entry point ``vsm_agent``)::
 
-    oslo-config-generator --config-file etc/vsm-agent/vsm-agent-config-generator.conf
+    oslo-config-generator \
+        --config-file etc/vsm-agent/vsm-agent-config-generator.conf
 
 Usage classes add ``[usage_class:<name>]`` sections at run time with the
 options of ``[triggers]`` (see :mod:`vsm_agent.triggers`).

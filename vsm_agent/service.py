@@ -23,7 +23,7 @@ Per-volume state machine (persisted by :mod:`state`; protocol states in
 ``vsm:req:`` / ``vsm:resp:`` are those of :mod:`vsm_agent.protocol`)::
 
              trigger fires, size planned
-    idle ────────────────────────────────► requested ──(resp pending)──► pending
+    idle ───────────────────────────────► requested ──(resp pending)─► pending
      ▲                                       │  │                          │
      │ verified / cooldown over / lifted     │  └─(resp granted)─► granted ◄┘
      │                                       │                      │
@@ -666,7 +666,7 @@ class Agent:
         self.store.save()
         self._write(vs, now)
 
-    # --------------------------------------------------------- status/alerts --
+    # -------------------------------------------------------- status/alerts --
 
     def _alert_messages(self) -> typing.Dict[str, str]:
         messages = {}

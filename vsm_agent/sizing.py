@@ -35,8 +35,9 @@ is capped at ``max_size_gb``. At the cap :func:`plan_step` returns a
 Use it like this::
 
     policy = sizing.SizingPolicy.from_conf(conf)
-    decision = policy.plan_step(current_gb=10, used_bytes=..., used_pct_threshold=80,
-                                recent_grows=2, fill_rate_bps=1.5e6)
+    decision = policy.plan_step(current_gb=10, used_bytes=...,
+                                used_pct_threshold=80, recent_grows=2,
+                                fill_rate_bps=1.5e6)
     decision.requested_gb, decision.explain
 """
 

@@ -44,7 +44,8 @@ Use it like this::
     thresholds = classes.thresholds_for('/srv/data')
     tracker = triggers.BreachTracker()
     verdict = tracker.evaluate('/srv/data', thresholds, sample, time_to_full)
-    verdict.fire, verdict.reason, verdict.state  # 'ok', 'near', 'breach 1/2', 'firing'
+    verdict.fire, verdict.reason
+    verdict.state    # 'ok', 'near', 'breach', 'firing'
     triggers.next_interval(thresholds, sample, verdict, base=2, minimum=0.5)
 """
 
@@ -259,7 +260,8 @@ class UsageClasses:
 
     def __init__(self, default: Thresholds,
                  patterns: typing.Sequence[typing.Tuple[str, str]] = (),
-                 classes: typing.Optional[typing.Dict[str, Thresholds]] = None):
+                 classes: typing.Optional[
+                     typing.Dict[str, Thresholds]] = None):
         self.default = default
         self.patterns = list(patterns)
         self.classes = dict(classes or {})

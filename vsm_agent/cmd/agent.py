@@ -104,8 +104,8 @@ def _request_text(value):
     f = _fields(value)
     if not f:
         return '-'
-    return '%s %sG seq %s (%s)' % (f.get('st'), f.get('want'), f.get('seq'),
-                                    f.get('why'))
+    return '%s %sG seq %s (%s)' % (f.get('st'), f.get('want'),
+                                   f.get('seq'), f.get('why'))
 
 
 def _answer_text(value):

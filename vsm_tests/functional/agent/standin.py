@@ -10,22 +10,22 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""A stand-in for Nova, its metadata service and Keystone, and the control plane.
+"""A stand-in for Nova, the metadata service, Keystone and the control plane.
 
 The agent's functional tests need the HTTP surface the agent talks to, not
 a whole cloud. :class:`StandIn` is one stdlib HTTP server that serves:
 
-=====================================================  ========================
-``POST /v3/auth/tokens``                               Keystone: an application
-                                                       credential -> token +
-                                                       catalog (compute)
-``GET  /openstack/latest/meta_data.json``              metadata service
-                                                       (``uuid``, ``meta``,
-                                                       ``devices``)
-``GET  /compute/v2.1/servers/{id}/metadata``           Nova API read
-``PUT  /compute/v2.1/servers/{id}/metadata/{key}``     Nova API single-key write
-``GET  /compute/v2.1/servers/{id}/os-volume_attachments``
-=====================================================  ========================
+=================================================  ==========================
+``POST /v3/auth/tokens``                           Keystone: application
+                                                   credential -> token +
+                                                   catalog (compute)
+``GET  /openstack/latest/meta_data.json``          metadata service (``uuid``,
+                                                   ``meta``, ``devices``)
+``GET  /compute/v2.1/servers/{id}/metadata``       Nova API read
+``PUT  /compute/v2.1/servers/{id}/metadata/{k}``   Nova API single-key write
+``GET  /compute/v2.1/servers/{id}/os-volume_``     Nova API volume list
+``attachments``
+=================================================  ==========================
 
 It checks what the real services check (token on API calls, single-key
 body matching the URL key, Nova's key and value limits) and records every

@@ -28,7 +28,8 @@ the threshold, then wait for the agent's request, the grant, the online
 grow and the ``grown`` acknowledgement; check the filesystem grew, the
 data is intact and fsck (read-only, after unmount) is clean.
 
-Run:  python -m stestr --test-path vsm_tests/functional/agent run --concurrency 1
+Run:  python -m stestr --test-path vsm_tests/functional/agent run \
+          --concurrency 1
 Needs root on Debian 12; the guest image is built (and cached outside the
 clone) on first use by vsm_devenv.guest.build.
 """
@@ -45,8 +46,8 @@ from testtools import content
 from vsm_tests.functional.agent import standin as standin_mod
 
 try:
-    from vsm_devenv.guest import layouts
-    from vsm_devenv.guest.disks import DataDisk, GiB
+    from vsm_devenv.guest.disks import DataDisk
+    from vsm_devenv.guest.disks import GiB
     from vsm_devenv.guest.fixture import GuestFixture
     from vsm_devenv.guest.harness import GuestForward
     HARNESS_ERROR = None

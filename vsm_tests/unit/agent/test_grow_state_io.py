@@ -114,9 +114,10 @@ class TestGrow(testtools.TestCase):
     def test_fs_failure_reported(self):
         runner = FakeRunner({'resize2fs': (1, 'resize2fs: Permission denied')})
         result = grow.grow(mount(), runner, FakeStatvfs([1 << 30]))
-        self.assertEqual(('filesystem', False), (result.failed_step,
-                                                result.ok))
-        self.assertIn('failed at filesystem: exit 1: resize2fs', result.summary())
+        self.assertEqual(('filesystem', False),
+                         (result.failed_step, result.ok))
+        self.assertIn('failed at filesystem: exit 1: resize2fs',
+                      result.summary())
 
     def test_lvextend_skipped_without_free_extents(self):
         lv = discovery.LogicalVolume('vg', 'lv', 'vg-lv', ('vdb',))
