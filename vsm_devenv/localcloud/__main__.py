@@ -1,4 +1,4 @@
-"""``python -m vsm_devenv.localcloud up|down|status|env``: see :mod:`vsm_devenv.localcloud.cli`."""
+"""``python -m vsm_devenv.localcloud``: see :mod:`.cli`."""
 
 import sys
 

@@ -1,13 +1,17 @@
-"""Command line: ``python -m vsm_devenv.localcloud up|down|status|env`` (``vsm-localcloud``).
+"""Command line: ``python -m vsm_devenv.localcloud`` (``vsm-localcloud``).
 
-    up      [--nova-driver fake|qmp] [--metadata-cache-expiration S] [--debug]
-            fresh cloud (stops a running one first); installs what is missing; prints timings
+    up      [--reuse] [--nova-driver fake|qmp] [--metadata-cache-expiration S]
+            [--debug]
+            a fresh cloud (stops a running one first); installs what is
+            missing; prints timings; --reuse keeps a healthy running cloud
+            (switching only nova-compute's driver if needed)
     down    stop everything by PID, unmount; safe to repeat
     status  per-process state and HTTP answer; exit 1 unless everything runs
-    env     shell exports for the cloud (``eval "$(... env)"``), or ``--json``: localcloud.json
+    env     shell exports (``eval "$(... env)"``); ``--json``: localcloud.json
 
-All state is under ``--root`` / ``$VSM_LOCALCLOUD_ROOT`` (default /var/tmp/vsm-localcloud).
-``up`` and ``down`` need root (apt, mount, services run as root).
+All state is under ``--root`` / ``$VSM_LOCALCLOUD_ROOT`` (default
+/var/tmp/vsm-localcloud). ``up`` and ``down`` need root (apt, mount, services
+run as root).
 """
 
 import argparse
@@ -26,13 +30,20 @@ def _log(msg):
 
 
 def cmd_up(layout, args):
-    options = config.Options(nova_driver=args.nova_driver, debug=args.debug,
-                             metadata_cache_expiration=args.metadata_cache_expiration)
+    options = config.Options(
+        nova_driver=args.nova_driver,
+        debug=args.debug,
+        metadata_cache_expiration=args.metadata_cache_expiration,
+    )
     try:
-        bringup.up(layout, options, log=_log)
+        (bringup.reuse if args.reuse else bringup.up)(
+            layout, options, log=_log
+        )
     except Exception as e:
-        _log(f'\nlocal cloud bring-up FAILED: {e}\n  logs: {layout.logs}\n'
-             f'  processes may still run: python -m vsm_devenv.localcloud down')
+        _log(
+            f'\nlocal cloud bring-up FAILED: {e}\n  logs: {layout.logs}\n'
+            f'  processes may still run: python -m vsm_devenv.localcloud down'
+        )
         return 1
     return 0
 
@@ -50,15 +61,19 @@ def cmd_status(layout, args):
         _log(f'{name:<18} {pid or "-":>8}  {state:<8} {http}')
         ok = ok and running
     cloud = info_mod.load(layout)
-    _log(f'localcloud.json: {layout.info_file if cloud else "absent (not up)"}')
+    _log(
+        f'localcloud.json: {layout.info_file if cloud else "absent (not up)"}'
+    )
     return 0 if ok and cloud else 1
 
 
 def cmd_env(layout, args):
     cloud = info_mod.load(layout)
     if not cloud:
-        _log(f'# local cloud not up under {layout.root}: '
-             f'run python -m vsm_devenv.localcloud up')
+        _log(
+            f'# local cloud not up under {layout.root}: '
+            f'run python -m vsm_devenv.localcloud up'
+        )
         return 1
     if args.json:
         print(json.dumps(cloud, indent=2, sort_keys=True))
@@ -77,22 +92,48 @@ def cmd_env(layout, args):
 
 
 def parser():
-    p = argparse.ArgumentParser(prog='vsm-localcloud', description=__doc__.split('\n')[0])
-    p.add_argument('--root', help='state root (default $VSM_LOCALCLOUD_ROOT or '
-                                  '/var/tmp/vsm-localcloud)')
+    p = argparse.ArgumentParser(
+        prog='vsm-localcloud', description=__doc__.split('\n')[0]
+    )
+    p.add_argument(
+        '--root',
+        help='state root (default $VSM_LOCALCLOUD_ROOT or '
+        '/var/tmp/vsm-localcloud)',
+    )
     sub = p.add_subparsers(dest='command', required=True)
     up = sub.add_parser('up', help='bring a fresh local cloud up')
-    up.add_argument('--nova-driver', choices=sorted(config.NOVA_DRIVERS), default='fake',
-                    help='qmp: vsm_devenv.nova_driver.QMPFakeDriver (resizes QEMU test '
-                         'guests\' disks on volume-extended)')
-    up.add_argument('--metadata-cache-expiration', type=int, default=2, metavar='SECONDS',
-                    help="nova [api] metadata_cache_expiration (Nova's default: 15)")
-    up.add_argument('--debug', action='store_true', help='debug logging in every service')
+    up.add_argument(
+        '--nova-driver',
+        choices=sorted(config.NOVA_DRIVERS),
+        default='fake',
+        help='qmp: vsm_devenv.nova_driver.QMPFakeDriver (resizes QEMU test '
+        'guests\' disks on volume-extended)',
+    )
+    up.add_argument(
+        '--metadata-cache-expiration',
+        type=int,
+        default=2,
+        metavar='SECONDS',
+        help="nova [api] metadata_cache_expiration (Nova's default: 15)",
+    )
+    up.add_argument(
+        '--debug', action='store_true', help='debug logging in every service'
+    )
+    up.add_argument(
+        '--reuse',
+        action='store_true',
+        help='keep the running cloud if it is healthy (restarting only '
+        'nova-compute if --nova-driver differs); else a fresh one',
+    )
     up.set_defaults(func=cmd_up)
     sub.add_parser('down', help='stop everything').set_defaults(func=cmd_down)
-    sub.add_parser('status', help='show processes').set_defaults(func=cmd_status)
+    sub.add_parser('status', help='show processes').set_defaults(
+        func=cmd_status
+    )
     env = sub.add_parser('env', help='print shell exports')
-    env.add_argument('--json', action='store_true', help='print localcloud.json')
+    env.add_argument(
+        '--json', action='store_true', help='print localcloud.json'
+    )
     env.set_defaults(func=cmd_env)
     return p
 

@@ -1,44 +1,60 @@
 """Configuration files of the local cloud, as text templates.
 
-``render_all(layout, options)`` returns ``{path under $ROOT/etc: text}`` for every service;
-``write_all`` writes them. Nothing here starts anything. ``options`` is a :class:`Options`.
+``render_all(layout, options)`` returns ``{path under $ROOT/etc: text}`` for
+every service; ``write_all`` writes them. Nothing here starts anything.
+``options`` is a :class:`Options`.
 
-VSM-specific settings (and why) are commented inline in the Nova section: the notification
-options make nova-api publish ``instance.update`` on every server-metadata write, also on the
-dedicated topic ``vsm_notifications``; ``[keystone_authtoken] service_type`` makes
-application-credential access rules work; the metadata cache is short so tests see metadata
-changes in the metadata service quickly.
+VSM-specific settings (and why) are commented inline in the Nova section: the
+notification options make nova-api publish ``instance.update`` on every
+server-metadata write, also on the dedicated topic ``vsm_notifications``;
+``[keystone_authtoken] service_type`` makes application-credential access rules
+work; the metadata cache is short so tests see metadata changes in the metadata
+service quickly.
 """
 
 import dataclasses
 import json
 
-from vsm_devenv.localcloud.layout import HOST, METADATA_SECRET, PASSWORD, PORTS, REGION
+from vsm_devenv.localcloud.layout import HOST
+from vsm_devenv.localcloud.layout import METADATA_SECRET
+from vsm_devenv.localcloud.layout import PASSWORD
+from vsm_devenv.localcloud.layout import PORTS
+from vsm_devenv.localcloud.layout import REGION
 
 NOVA_DRIVERS = {
     'fake': 'fake.FakeDriver',
     'qmp': 'vsm_devenv.nova_driver.QMPFakeDriver',
 }
 VSM_TOPIC = 'vsm_notifications'
-HOSTNAME = 'localcloud'     # [DEFAULT] host of every service: stable across machines
+HOSTNAME = (
+    'localcloud'  # [DEFAULT] host of every service: stable across machines
+)
 
 
 @dataclasses.dataclass
 class Options:
-    nova_driver: str = 'fake'               # key of NOVA_DRIVERS
-    metadata_cache_expiration: int = 2      # seconds; Nova's default is 15
+    nova_driver: str = 'fake'  # key of NOVA_DRIVERS
+    metadata_cache_expiration: int = 2  # seconds; Nova's default is 15
     debug: bool = False
 
 
 def _auth(user, project='service'):
-    return (f'auth_type = password\nauth_url = http://{HOST}:{PORTS["keystone"]}/v3\n'
-            f'username = {user}\npassword = {PASSWORD}\nuser_domain_name = Default\n'
-            f'project_name = {project}\nproject_domain_name = Default\n')
+    return (
+        f'auth_type = password\n'
+        f'auth_url = http://{HOST}:{PORTS["keystone"]}/v3\n'
+        f'username = {user}\npassword = {PASSWORD}\n'
+        f'user_domain_name = Default\n'
+        f'project_name = {project}\nproject_domain_name = Default\n'
+    )
 
 
 def _authtoken(user, service_type):
-    return (f'[keystone_authtoken]\nwww_authenticate_uri = http://{HOST}:{PORTS["keystone"]}/v3\n'
-            f'{_auth(user)}service_type = {service_type}\nservice_token_roles_required = true\n')
+    return (
+        f'[keystone_authtoken]\n'
+        f'www_authenticate_uri = http://{HOST}:{PORTS["keystone"]}/v3\n'
+        f'{_auth(user)}service_type = {service_type}\n'
+        f'service_token_roles_required = true\n'
+    )
 
 
 def keystone_conf(layout, o):
@@ -58,7 +74,8 @@ key_repository = {d}/credential-keys
 [unified_limit]
 enforcement_model = flat
 [identity]
-# bcrypt's minimum cost: every password check (service users authenticate all the time)
+# bcrypt's minimum cost: every password check (service users authenticate all
+# the time)
 # costs ~1 ms instead of ~0.3 s. Test cloud only.
 password_hash_rounds = 4
 """
@@ -86,12 +103,14 @@ topics = notifications,{VSM_TOPIC}
 [oslo_concurrency]
 lock_path = {d}/locks
 [fake]
-# cinder's own test driver: stores nothing, supports attach and in-use (3.42) extend
+# cinder's own test driver: stores nothing, supports attach and in-use (3.42)
+# extend
 volume_driver = cinder.tests.fake_driver.FakeLoggingVolumeDriver
 volume_backend_name = fake
 target_helper = fake
 [nfs]
-# the real NFS driver on a bind mount (no NFS server): real sparse files that really grow,
+# the real NFS driver on a bind mount (no NFS server): real sparse files that
+# really grow,
 # but NfsDriver refuses to extend attached volumes (bug 1870367)
 volume_driver = cinder.volume.drivers.nfs.NfsDriver
 volume_backend_name = nfs
@@ -131,7 +150,8 @@ osapi_compute_listen = {HOST}
 metadata_listen = {HOST}
 [api]
 auth_strategy = keystone
-# seconds the metadata service caches an instance's answer (Nova default 15): short for tests
+# seconds the metadata service caches an instance's answer (Nova default 15):
+# short for tests
 metadata_cache_expiration = {o.metadata_cache_expiration}
 [wsgi]
 api_paste_config = {layout.etc}/nova/api-paste.ini
@@ -147,7 +167,8 @@ discover_hosts_in_cells_interval = 10
 [vnc]
 enabled = false
 [notifications]
-# without notify_on_state_change nova-api emits NOTHING on server-metadata writes
+# without notify_on_state_change nova-api emits NOTHING on server-metadata
+# writes
 notify_on_state_change = vm_and_task_state
 notification_format = both
 bdms_in_notifications = true
@@ -157,7 +178,8 @@ driver = messagingv2
 # legacy (unversioned) notifications: also on VSM's dedicated topic
 topics = notifications,{VSM_TOPIC}
 [glance]
-# no Glance runs; legacy notifications still format an image URL even for boot-from-volume
+# no Glance runs; legacy notifications still format an image URL even for boot-
+# from-volume
 endpoint_override = http://{HOST}:9292
 [oslo_concurrency]
 lock_path = {d}/locks
@@ -172,7 +194,8 @@ send_service_user_token = true
 service_metadata_proxy = true
 metadata_proxy_shared_secret = {METADATA_SECRET}
 [vsm_test]
-# QMPFakeDriver (vsm_devenv.nova_driver): <volume_id>.json files naming a QEMU QMP socket
+# QMPFakeDriver (vsm_devenv.nova_driver): <volume_id>.json files naming a QEMU
+# QMP socket
 qmp_registry_dir = {layout.qmp}
 """
 
@@ -212,7 +235,8 @@ def rabbitmq_files(layout):
     return {
         'rabbitmq/rabbitmq.conf': (
             f'listeners.tcp.default = {HOST}:{PORTS["rabbitmq"]}\n'
-            'loopback_users.guest = true\n'),
+            'loopback_users.guest = true\n'
+        ),
         'rabbitmq/enabled_plugins': '[].\n',
         'rabbitmq/rabbitmq-env.conf': '',
     }
@@ -220,26 +244,44 @@ def rabbitmq_files(layout):
 
 def clouds_yaml():
     """clouds.yaml (JSON is valid YAML) with one cloud per test identity."""
+
     def cloud(user, project=None, system=False):
-        auth = {'auth_url': f'http://{HOST}:{PORTS["keystone"]}/v3', 'username': user,
-                'password': PASSWORD, 'user_domain_name': 'Default'}
+        auth = {
+            'auth_url': f'http://{HOST}:{PORTS["keystone"]}/v3',
+            'username': user,
+            'password': PASSWORD,
+            'user_domain_name': 'Default',
+        }
         if system:
             auth['system_scope'] = 'all'
         else:
             auth.update(project_name=project, project_domain_name='Default')
-        return {'auth': auth, 'region_name': REGION, 'identity_api_version': 3,
-                'interface': 'public'}
-    return json.dumps({'clouds': {
-        'admin': cloud('admin', 'admin'),
-        'admin-system': cloud('admin', system=True),
-        'demo': cloud('demo', 'demo'),
-        'alt': cloud('alt', 'alt'),
-        'vsm': cloud('vsm', 'service'),
-    }}, indent=2) + '\n'
+        return {
+            'auth': auth,
+            'region_name': REGION,
+            'identity_api_version': 3,
+            'interface': 'public',
+        }
+
+    return (
+        json.dumps(
+            {
+                'clouds': {
+                    'admin': cloud('admin', 'admin'),
+                    'admin-system': cloud('admin', system=True),
+                    'demo': cloud('demo', 'demo'),
+                    'alt': cloud('alt', 'alt'),
+                    'vsm': cloud('vsm', 'service'),
+                }
+            },
+            indent=2,
+        )
+        + '\n'
+    )
 
 
 def oslo_limit_conf(endpoint_id):
-    """[oslo_limit] for the vsm service user (system reader): what VSM's enforcer reads."""
+    """``[oslo_limit]`` for the vsm service user (a system reader)."""
     return f"""[oslo_limit]
 auth_type = password
 auth_url = http://{HOST}:{PORTS["keystone"]}/v3

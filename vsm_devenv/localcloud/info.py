@@ -1,34 +1,44 @@
-"""``$ROOT/etc/localcloud.json``: the machine-readable description of a running local cloud.
+"""``$ROOT/etc/localcloud.json``: the running cloud, machine-readable.
 
-``up`` writes it last (so its presence means the bring-up finished); ``down`` removes it.
-Tests read it through :class:`vsm_devenv.localcloud.fixture.LocalCloud`; shell users through
-``python -m vsm_devenv.localcloud env [--json]``. Keys (all strings unless noted):
+``up`` writes it last (so its presence means the bring-up finished); ``down``
+removes it. Tests read it through
+:class:`vsm_devenv.localcloud.fixture.LocalCloud`; shell users through ``python
+-m vsm_devenv.localcloud env [--json]``. Keys (all strings unless noted):
 
-- ``root``, ``venv``, ``venv_python``, ``log_dir``, ``nova_driver``, ``qmp_registry_dir``
-- ``auth_url``, ``region``, ``clouds_yaml`` and ``clouds`` (list of cloud names in it:
-  ``admin``, ``admin-system``, ``demo``, ``alt``, ``vsm``), ``password`` (all users)
+- ``root``, ``venv``, ``venv_python``, ``log_dir``, ``nova_driver``,
+  ``qmp_registry_dir``
+- ``auth_url``, ``region``, ``clouds_yaml`` and ``clouds`` (list of cloud names
+  in it: ``admin``, ``admin-system``, ``demo``, ``alt``, ``vsm``), ``password``
+  (all users)
 - ``projects`` / ``users``: ``{name: id}``
-- ``transport_url`` (RabbitMQ), ``notifications``: ``{exchange, topic, cinder_exchange}``
-- ``mariadb``: ``{url_template (format with database=...), host, port (int), user, socket}``
-  (user root, password ``password`` over TCP)
-- ``vsm``: ``{service_id, endpoint_id, endpoint_url, limit_resource, limit_default,
-  oslo_limit_config (path of an [oslo_limit] config file for the vsm user)}``
+- ``transport_url`` (RabbitMQ), ``notifications``: ``{exchange, topic,
+  cinder_exchange}``
+- ``mariadb``: ``{url_template (format with database=...), host, port (int),
+  user, socket}`` (user root, password ``password`` over TCP)
+- ``vsm``: ``{service_id, endpoint_id, endpoint_url, limit_resource,
+  limit_default, oslo_limit_config (path of an [oslo_limit] config file for the
+  vsm user)}``
 - ``metadata``: ``{url, shared_secret, cache_expiration (int, s)}``
-- ``volume_types``: ``{name: id}`` (``fake``: in-use extend; ``nfs``: real files),
-  ``flavor``: ``{name, id}``
-- ``endpoints``: ``{service: url}`` (keystone, nova, cinder, placement, neutron)
+- ``volume_types``: ``{name: id}`` (``fake``: in-use extend; ``nfs``: real
+  files), ``flavor``: ``{name, id}``
+- ``endpoints``: ``{service: url}`` (keystone, nova, cinder, placement,
+  neutron)
 """
 
 import json
 
 from vsm_devenv.localcloud import config
-from vsm_devenv.localcloud.layout import HOST, METADATA_SECRET, PASSWORD, PORTS, REGION
+from vsm_devenv.localcloud.layout import HOST
+from vsm_devenv.localcloud.layout import METADATA_SECRET
+from vsm_devenv.localcloud.layout import PASSWORD
+from vsm_devenv.localcloud.layout import PORTS
+from vsm_devenv.localcloud.layout import REGION
 
 CLOUDS = ('admin', 'admin-system', 'demo', 'alt', 'vsm')
 
 
 def build(layout, options, keystone, resources):
-    """The info dict from the layout, ``up`` options and the setup helpers' JSON results."""
+    """The info dict from layout, options and the setup helpers' results."""
     return {
         'root': str(layout.root),
         'venv': str(layout.venv),
@@ -44,11 +54,18 @@ def build(layout, options, keystone, resources):
         'projects': keystone['projects'],
         'users': keystone['users'],
         'transport_url': layout.transport_url,
-        'notifications': {'exchange': 'nova', 'topic': config.VSM_TOPIC,
-                          'cinder_exchange': 'openstack'},
-        'mariadb': {'url_template': layout.db_url('{database}'),
-                    'host': HOST, 'port': PORTS['mariadb'], 'user': 'root',
-                    'socket': str(layout.mariadb_socket)},
+        'notifications': {
+            'exchange': 'nova',
+            'topic': config.VSM_TOPIC,
+            'cinder_exchange': 'openstack',
+        },
+        'mariadb': {
+            'url_template': layout.db_url('{database}'),
+            'host': HOST,
+            'port': PORTS['mariadb'],
+            'user': 'root',
+            'socket': str(layout.mariadb_socket),
+        },
         'vsm': {
             'service_id': keystone['vsm_service_id'],
             'endpoint_id': keystone['vsm_endpoint_id'],
@@ -57,9 +74,11 @@ def build(layout, options, keystone, resources):
             'limit_default': keystone['limit']['default'],
             'oslo_limit_config': str(layout.etc / 'vsm-oslo-limit.conf'),
         },
-        'metadata': {'url': f'http://{HOST}:{PORTS["nova_metadata"]}',
-                     'shared_secret': METADATA_SECRET,
-                     'cache_expiration': options.metadata_cache_expiration},
+        'metadata': {
+            'url': f'http://{HOST}:{PORTS["nova_metadata"]}',
+            'shared_secret': METADATA_SECRET,
+            'cache_expiration': options.metadata_cache_expiration,
+        },
         'volume_types': resources['volume_types'],
         'flavor': resources['flavor'],
         'endpoints': {
@@ -79,7 +98,7 @@ def write(layout, info):
 
 
 def load(layout):
-    """The info dict, or None if the cloud was not brought up (or is being torn down)."""
+    """The info dict, or None if the cloud is not up."""
     try:
         return json.loads(layout.info_file.read_text())
     except FileNotFoundError:

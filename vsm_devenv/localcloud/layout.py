@@ -1,12 +1,13 @@
-"""Where the local cloud keeps its state, and the fixed facts every module shares.
+"""Where the local cloud keeps its state; facts every module shares.
 
 Everything lives under one state root, ``$VSM_LOCALCLOUD_ROOT`` (default
-``/var/tmp/vsm-localcloud``). The root is deliberately outside any git clone: the services
-venv (``$ROOT/venv``, ~700 MB) is cached there across runs and clones, while everything else
-(``etc/ run/ logs/ data/``) is wiped by every ``up``.
+``/var/tmp/vsm-localcloud``). The root is deliberately outside any git clone:
+the services venv (``$ROOT/venv``, ~700 MB) is cached there across runs and
+clones, while everything else (``etc/ run/ logs/ data/``) is wiped by every
+``up``.
 
-All listeners bind 127.0.0.1. Passwords are fixed, well-known test values: this cloud must
-never be reachable from anywhere but the machine it runs on.
+All listeners bind 127.0.0.1. Passwords are fixed, well-known test values: this
+cloud must never be reachable from anywhere but the machine it runs on.
 """
 
 import os
@@ -28,34 +29,47 @@ PORTS = {
     'cinder_api': 8776,
     'placement_api': 8778,
     'neutron_api': 9696,
-    'vsm': 8790,        # VSM's future API: only registered in the catalog
+    'vsm': 8790,  # VSM's future API: only registered in the catalog
 }
 
-# Python packages of the services venv (resolve together without a constraints file).
+# Python packages of the services venv (resolve together without a constraints
+# file).
 VENV_PACKAGES = (
-    'keystone', 'cinder', 'nova', 'openstack-placement', 'neutron',
-    'openstacksdk', 'python-openstackclient', 'oslo.limit', 'gunicorn',
-    'fixtures', 'pymysql',
+    'keystone',
+    'cinder',
+    'nova',
+    'openstack-placement',
+    'neutron',
+    'openstacksdk',
+    'python-openstackclient',
+    'oslo.limit',
+    'gunicorn',
+    'fixtures',
+    'pymysql',
 )
 
-# The repository that holds vsm_devenv (put on PYTHONPATH of helpers run in the venv).
+# The repository that holds vsm_devenv (put on PYTHONPATH of helpers run in the
+# venv).
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 class Layout:
-    """Paths under the state root. Pure computation: nothing is created here."""
+    """Paths under the state root (computed only: nothing is created)."""
 
     def __init__(self, root=None):
         self.root = pathlib.Path(
-            root or os.environ.get('VSM_LOCALCLOUD_ROOT') or DEFAULT_ROOT).resolve()
+            root or os.environ.get('VSM_LOCALCLOUD_ROOT') or DEFAULT_ROOT
+        ).resolve()
         self.venv = self.root / 'venv'
         self.etc = self.root / 'etc'
         self.run = self.root / 'run'
         self.logs = self.root / 'logs'
         self.data = self.root / 'data'
-        self.bin = self.root / 'bin'          # fake sudo lives here
-        self.wsgi = self.root / 'wsgi'        # generated WSGI shims
-        self.qmp = self.root / 'qmp'          # QMPFakeDriver registry (kept across runs' wipes)
+        self.bin = self.root / 'bin'  # fake sudo lives here
+        self.wsgi = self.root / 'wsgi'  # generated WSGI shims
+        self.qmp = (
+            self.root / 'qmp'
+        )  # QMPFakeDriver registry (kept across runs' wipes)
         self.info_file = self.etc / 'localcloud.json'
         self.clouds_yaml = self.etc / 'clouds.yaml'
         self.nfs_export = self.data / 'cinder' / 'nfs-export'
@@ -75,8 +89,10 @@ class Layout:
         return self.logs / f'{name}.log'
 
     def db_url(self, database):
-        return (f'mysql+pymysql://root:{PASSWORD}@{HOST}:{PORTS["mariadb"]}/'
-                f'{database}?charset=utf8')
+        return (
+            f'mysql+pymysql://root:{PASSWORD}@{HOST}:{PORTS["mariadb"]}/'
+            f'{database}?charset=utf8'
+        )
 
     @property
     def transport_url(self):

@@ -1,10 +1,11 @@
 """Start, find and stop the local cloud's processes, by PID only.
 
-Every service is started in its own session (``setsid``), so its session id equals the PID
-written to ``$ROOT/run/<name>.pid``. Stopping a service signals exactly the processes of that
-session (gunicorn workers, cinder-volume backend children, Erlang helpers), first SIGTERM, then
-SIGKILL after a grace period. Nothing is ever looked up or killed by name. Zombies (processes
-already dead but not reaped by PID 1) count as stopped.
+Every service is started in its own session (``setsid``), so its session id
+equals the PID written to ``$ROOT/run/<name>.pid``. Stopping a service signals
+exactly the processes of that session (gunicorn workers, cinder-volume backend
+children, Erlang helpers), first SIGTERM, then SIGKILL after a grace period.
+Nothing is ever looked up or killed by name. Zombies (processes already dead
+but not reaped by PID 1) count as stopped.
 """
 
 import os
@@ -17,16 +18,23 @@ import urllib.request
 
 
 def start(layout, name, argv, env=None, cwd=None, nice=0):
-    """Start ``argv`` in a new session, output to ``$ROOT/logs/<name>.log``; return its PID.
+    """Start ``argv`` in a new session, logging to ``$ROOT/logs/<name>.log``.
 
-    ``nice`` > 0 runs it at lower CPU priority (``nice`` execs, so the PID is the service's).
+    ``nice`` > 0 runs it at lower CPU priority (``nice`` execs, so the PID is
+    the service's).
     """
     if nice:
         argv = ['nice', '-n', str(nice), *argv]
     with open(layout.log(name), 'ab') as out:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, env=env, cwd=cwd,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
     layout.pidfile(name).write_text(f'{proc.pid}\n')
     return proc.pid
 
@@ -65,7 +73,7 @@ def is_running(layout, name):
 
 
 def stop(layout, name, timeout=20.0):
-    """Stop the session of service ``name``; returns True if something was running."""
+    """Stop the session of service ``name``; True if something ran."""
     sid = read_pid(layout, name)
     if not sid:
         return False
@@ -118,7 +126,7 @@ def port_open(host, port):
 
 
 def http_status(url):
-    """HTTP status code of a GET (any code counts as answering), or None if nothing answers."""
+    """Status code of a GET (any code counts), or None if nothing answers."""
     try:
         with urllib.request.urlopen(url, timeout=5) as resp:
             return resp.status

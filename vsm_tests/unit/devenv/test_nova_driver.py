@@ -1,7 +1,7 @@
-"""QMPFakeDriver's QMP path against a fake QEMU monitor on a unix socket (no QEMU, no Nova).
+"""QMPFakeDriver's QMP path against a fake QEMU monitor (unix socket).
 
-The driver class itself needs Nova; its tests run only where nova is importable (the local
-cloud's services venv: ``$ROOT/venv/bin/python -m testtools.run
+The driver class itself needs Nova; its tests run only where nova is importable
+(the local cloud's services venv: ``$ROOT/venv/bin/python -m testtools.run
 vsm_tests.unit.devenv.test_nova_driver`` with the repo on PYTHONPATH).
 """
 
@@ -19,7 +19,7 @@ from vsm_devenv import nova_driver
 
 
 class FakeQMPServer:
-    """Speaks just enough QMP: greeting, capabilities, one event, then records commands."""
+    """Just enough QMP: greeting, capabilities, an event; records commands."""
 
     def __init__(self, path, fail_with=None):
         self.path, self.fail_with, self.commands = path, fail_with, []
@@ -32,18 +32,36 @@ class FakeQMPServer:
     def _serve(self):
         conn, _ = self.sock.accept()
         with conn, conn.makefile('rwb') as f:
+
             def say(msg):
                 f.write(json.dumps(msg).encode() + b'\r\n')
                 f.flush()
-            say({'QMP': {'version': {'qemu': {'major': 7}}, 'capabilities': []}})
+
+            say(
+                {
+                    'QMP': {
+                        'version': {'qemu': {'major': 7}},
+                        'capabilities': [],
+                    }
+                }
+            )
             for line in f:
                 cmd = json.loads(line)
                 self.commands.append(cmd)
                 if cmd['execute'] == 'qmp_capabilities':
-                    say({'event': 'RESUME', 'data': {}})     # events must be skipped
+                    say(
+                        {'event': 'RESUME', 'data': {}}
+                    )  # events must be skipped
                     say({'return': {}})
                 elif self.fail_with:
-                    say({'error': {'class': 'GenericError', 'desc': self.fail_with}})
+                    say(
+                        {
+                            'error': {
+                                'class': 'GenericError',
+                                'desc': self.fail_with,
+                            }
+                        }
+                    )
                 else:
                     say({'return': {}})
 
@@ -52,7 +70,6 @@ class FakeQMPServer:
 
 
 class _QMPBase(testtools.TestCase):
-
     def setUp(self):
         super().setUp()
         # a short path: unix socket paths are limited to 107 bytes
@@ -66,61 +83,85 @@ class _QMPBase(testtools.TestCase):
 
 
 class QMPTestCase(_QMPBase):
-
     def test_block_resize_sends_node_and_bytes(self):
         server = self.serve()
-        nova_driver.block_resize(self.qmp_path, 'vol', 3 * 1024 ** 3)
+        nova_driver.block_resize(self.qmp_path, 'vol', 3 * 1024**3)
         server.thread.join(5)
         self.assertEqual(
-            [{'execute': 'qmp_capabilities'},
-             {'execute': 'block_resize',
-              'arguments': {'node-name': 'vol', 'size': 3 * 1024 ** 3}}],
-            server.commands)
+            [
+                {'execute': 'qmp_capabilities'},
+                {
+                    'execute': 'block_resize',
+                    'arguments': {'node-name': 'vol', 'size': 3 * 1024**3},
+                },
+            ],
+            server.commands,
+        )
 
     def test_qmp_error_is_raised(self):
         self.serve(fail_with="Cannot find device='nope' nor node-name='nope'")
-        self.assertRaisesRegex(nova_driver.QMPError, 'block_resize: Cannot find',
-                               nova_driver.block_resize, self.qmp_path, 'nope', 1)
+        self.assertRaisesRegex(
+            nova_driver.QMPError,
+            'block_resize: Cannot find',
+            nova_driver.block_resize,
+            self.qmp_path,
+            'nope',
+            1,
+        )
 
     def test_registered_volume_is_resized(self):
         server = self.serve()
         registry = os.path.join(self.dir, 'registry')
         nova_driver.register_volume(registry, 'v-1', self.qmp_path, 'vol')
         resized = nova_driver.resize_registered_volume(
-            registry, {'serial': 'v-1', 'data': {}}, 2 * 1024 ** 3)
+            registry, {'serial': 'v-1', 'data': {}}, 2 * 1024**3
+        )
         server.thread.join(5)
         self.assertTrue(resized)
-        self.assertEqual(2 * 1024 ** 3, server.commands[-1]['arguments']['size'])
+        self.assertEqual(2 * 1024**3, server.commands[-1]['arguments']['size'])
 
     def test_unregistered_volume_is_left_alone(self):
         registry = os.path.join(self.dir, 'registry')
         nova_driver.register_volume(registry, 'v-1', self.qmp_path, 'vol')
         nova_driver.unregister_volume(registry, 'v-1')
-        self.assertFalse(nova_driver.resize_registered_volume(
-            registry, {'serial': 'v-1'}, 1))
+        self.assertFalse(
+            nova_driver.resize_registered_volume(
+                registry, {'serial': 'v-1'}, 1
+            )
+        )
         self.assertFalse(nova_driver.resize_registered_volume(registry, {}, 1))
 
     def test_volume_id_from_connection_info(self):
         self.assertEqual('a', nova_driver.volume_id_of({'serial': 'a'}))
-        self.assertEqual('b', nova_driver.volume_id_of({'data': {'volume_id': 'b'}}))
+        self.assertEqual(
+            'b', nova_driver.volume_id_of({'data': {'volume_id': 'b'}})
+        )
         self.assertIsNone(nova_driver.volume_id_of({'data': {}}))
 
 
 @unittest.skipIf(nova_driver._nova_fake is None, 'nova is not installed here')
 class DriverTestCase(_QMPBase):
-
     def test_extend_volume_dispatch(self):
         server = self.serve()
         registry = os.path.join(self.dir, 'registry')
         nova_driver.register_volume(registry, 'v-1', self.qmp_path, 'vol')
         driver = nova_driver.QMPFakeDriver.__new__(nova_driver.QMPFakeDriver)
         instance = mock.Mock(uuid='i-1')
-        with mock.patch.object(nova_driver._nova_fake.FakeDriver, 'extend_volume') as base:
-            nova_driver._cfg.CONF.set_override('qmp_registry_dir', registry, 'vsm_test')
-            self.addCleanup(nova_driver._cfg.CONF.clear_override, 'qmp_registry_dir',
-                            'vsm_test')
-            driver.extend_volume(None, {'serial': 'v-1'}, instance, 5 * 1024 ** 3)
+        with mock.patch.object(
+            nova_driver._nova_fake.FakeDriver, 'extend_volume'
+        ) as base:
+            nova_driver._cfg.CONF.set_override(
+                'qmp_registry_dir', registry, 'vsm_test'
+            )
+            self.addCleanup(
+                nova_driver._cfg.CONF.clear_override,
+                'qmp_registry_dir',
+                'vsm_test',
+            )
+            driver.extend_volume(
+                None, {'serial': 'v-1'}, instance, 5 * 1024**3
+            )
             driver.extend_volume(None, {'serial': 'other'}, instance, 7)
         server.thread.join(5)
-        self.assertEqual(5 * 1024 ** 3, server.commands[-1]['arguments']['size'])
+        self.assertEqual(5 * 1024**3, server.commands[-1]['arguments']['size'])
         base.assert_called_once_with(None, {'serial': 'other'}, instance, 7)
