@@ -244,15 +244,21 @@ def list_opts():
     return [('database', db_options.database_opts)]
 
 
-def _sqlite_begin_immediate(engine):
-    """Make SQLite transactions take the write lock when they start.
+def _tune_sqlite(engine):
+    """Make the SQLite default safe under threads and fast enough.
 
-    pysqlite begins lazily: a transaction that read first and writes
-    later must upgrade its lock, and when another connection is writing
-    SQLite fails at once with "database is locked" instead of waiting.
-    BEGIN IMMEDIATE waits (sqlite3's 5 s busy timeout) instead, at the
-    price of serialising transactions — SQLite is the single-process
-    default anyway.
+    - pysqlite begins lazily: a transaction that read first and writes
+      later must upgrade its lock, and when another connection is writing
+      SQLite fails at once with "database is locked" instead of waiting.
+      ``BEGIN IMMEDIATE`` takes the write lock up front and waits
+      (sqlite3's 5 s busy timeout) instead, at the price of serialising
+      transactions — SQLite is the single-process default anyway.
+    - oslo.db gives SQLite files a NullPool: a new connection, and with it
+      a journal sync on close, for every transaction (~7 ms here). A small
+      QueuePool keeps connections open (~0.3 ms per short transaction).
+    - Write-ahead logging, see below.
+
+    Keep ``$state_path`` on a local filesystem (WAL needs shared memory).
     """
     if engine.dialect.name != 'sqlite':
         return
@@ -265,6 +271,22 @@ def _sqlite_begin_immediate(engine):
         if statement == 'BEGIN':
             statement = 'BEGIN IMMEDIATE'
         return statement, parameters
+
+    if isinstance(engine.pool, sa.pool.NullPool):
+        old = engine.pool
+        # Same connection factory and the same listeners (oslo.db's
+        # connect hooks), kept open between transactions.
+        engine.pool = sa.pool.QueuePool(
+            old._creator, pool_size=5, max_overflow=10, timeout=30,
+            dialect=old._dialect, _dispatch=old.dispatch)
+
+    @sa.event.listens_for(engine, 'connect')
+    def _write_ahead_log(dbapi_connection, record):
+        # Readers no longer block the writer, and a commit appends to the
+        # log without an fsync (a power cut may lose the last commits,
+        # never corrupt the file): ~1 ms instead of ~10 ms per commit.
+        dbapi_connection.execute('PRAGMA journal_mode=WAL')
+        dbapi_connection.execute('PRAGMA synchronous=NORMAL')
 
 
 def configure(conf=None):
@@ -291,7 +313,9 @@ def configure(conf=None):
         pool_timeout=db.pool_timeout,
         max_retries=db.max_retries,
         retry_interval=db.retry_interval,
-        on_engine_create=[_sqlite_begin_immediate],
+        on_engine_create=[_tune_sqlite],
+        # VSM does not run under eventlet: no sleep(0) per checkin.
+        thread_checkin=False,
     )
     with _LOCK:
         old, _TXN = _TXN, txn
