@@ -553,6 +553,10 @@ class Agent:
                 self._apply_response(vs, response, now)
             return
         if vs.phase == state_mod.ACKNOWLEDGED:
+            if answers:
+                # Keep the latest answer for the status (extended, usually
+                # seen after the grow: the disk changes before the cache).
+                vs.response = response.encode()
             if on_wire != vs.request:
                 self._reassert(vs, on_wire, now)
             else:
