@@ -18,8 +18,9 @@ blocks of ext4 count as used, which is what a user filling the disk hits.
 
 :class:`FillRate` keeps the last samples of a mount in a bounded window and
 estimates how fast it fills (least squares over the window, bytes/s) and
-so its time to full. Growth of the filesystem does not disturb the
-estimate: it tracks *used* bytes, not free bytes. Usage::
+so its time to full. A change of the filesystem's size (a grow, or
+another filesystem mounted there) starts a new window: otherwise an
+unmount and re-mount would look like a burst of writing. Usage::
 
     rate = monitor.FillRate(window_s=300)
     s = monitor.sample('/srv/data', now=time.time())
@@ -78,6 +79,11 @@ def sample(mountpoint: str, now: float) -> Sample:
                   inodes=st.f_files, inodes_free=st.f_ffree)
 
 
+#: A fill rate needs this many samples over this many seconds.
+MIN_SAMPLES = 3
+MIN_SPAN_S = 5.0
+
+
 class FillRate:
     """Fill rate of one mount over a sliding window of samples."""
 
@@ -87,6 +93,10 @@ class FillRate:
             maxlen=max_samples)
 
     def add(self, s: Sample) -> None:
+        if self._samples and self._samples[-1].size_bytes != s.size_bytes:
+            # A grown, or a different (re-mounted), filesystem: the old
+            # samples say nothing about how this one fills.
+            self._samples.clear()
         self._samples.append(s)
         while (len(self._samples) > 2
                and s.timestamp - self._samples[0].timestamp > self.window_s):
@@ -97,9 +107,14 @@ class FillRate:
 
     @property
     def bytes_per_s(self) -> float:
-        """Least-squares slope of used bytes over time (0 if unknown)."""
+        """Least-squares slope of used bytes over time (0 if unknown).
+
+        Needs at least MIN_SAMPLES samples spanning MIN_SPAN_S seconds: two
+        samples around one burst are not a rate.
+        """
         n = len(self._samples)
-        if n < 2:
+        if n < MIN_SAMPLES or (self._samples[-1].timestamp
+                               - self._samples[0].timestamp) < MIN_SPAN_S:
             return 0.0
         t0 = self._samples[0].timestamp
         xs = [s.timestamp - t0 for s in self._samples]

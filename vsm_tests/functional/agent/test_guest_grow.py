@@ -230,6 +230,11 @@ class TestAgentInGuest(testtools.TestCase):
                                                     check.stderr))
         self.guest.exec(['mount', prepared.fs_device, mnt])
         self.assertEqual(checksum, self.checksum(mnt))
+        # One request was enough, and the unmount/mount for fsck did not
+        # look like a burst of writing to the predictive trigger.
+        time.sleep(5)
+        self.assertEqual(1, self.standin.requests_written(volume_id))
+        self.assertEqual(1, ack.seq)
         self.timings[name] = {'request_s': round(t_request, 1),
                               'grown_s': round(t_grown, 1)}
         self.addDetail('timings', content.text_content(

@@ -10,17 +10,21 @@ About 30 s in all. What each test proves is in its docstring.
 """
 
 import json
+import os
 import queue
 import time
 import urllib.request
 import uuid
 
+import fixtures
 import kombu
 from oslo_config import cfg
 import oslo_messaging
 import testtools
 
 from vsm_devenv.localcloud.fixture import LocalCloud
+from vsm_devenv import nova_driver
+from vsm_tests.unit.devenv.fake_qmp import FakeQMPServer
 
 GiB = 1024**3
 
@@ -199,3 +203,27 @@ class LocalCloudTestCase(testtools.TestCase):
         url = self.cloud.create_database()
         self.assertTrue(url.startswith('mysql+pymysql://'))
         self.assertIn('/vsm_test_', url)
+
+    def test_qmp_driver_resizes_the_registered_disk(self):
+        """--nova-driver qmp: Cinder's extend reaches the guest's QMP socket."""
+        if self.cloud.info['nova_driver'] != 'qmp':
+            self.skipTest('the local cloud runs the fake driver: '
+                          'python -m vsm_devenv.localcloud up --reuse '
+                          '--nova-driver qmp')
+        vm = self.cloud.create_server_from_volume(data_volume_gb=1)
+        sock_dir = self.useFixture(fixtures.TempDir(rootdir='/tmp')).path
+        qmp = FakeQMPServer(os.path.join(sock_dir, 'qmp.sock'))
+        self.addCleanup(qmp.close)
+        registry = self.cloud.info['qmp_registry_dir']
+        nova_driver.register_volume(registry, vm.data_volume.id, qmp.path,
+                                    'vol')
+        self.addCleanup(nova_driver.unregister_volume, registry,
+                        vm.data_volume.id)
+
+        self.cloud.extend_volume(vm.data_volume.id, 2)
+
+        qmp.thread.join(30)     # nova-compute handles the event async
+        self.assertEqual(
+            {'execute': 'block_resize',
+             'arguments': {'node-name': 'vol', 'size': 2 * GiB}},
+            qmp.commands[-1])

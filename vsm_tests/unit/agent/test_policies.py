@@ -264,3 +264,26 @@ class TestFillRate(testtools.TestCase):
         s = monitor.sample('/', 1.0)
         self.assertGreater(s.size_bytes, 0)
         self.assertTrue(0 <= s.used_pct <= 100)
+
+
+class TestFillRateDiscontinuities(testtools.TestCase):
+
+    def test_size_change_starts_a_new_window(self):
+        rate = monitor.FillRate()
+        # Unmounted (the parent filesystem, size 0), then mounted again:
+        # not a burst of writing.
+        for t in range(10):
+            rate.add(monitor.Sample(float(t), 0, 0, 0, 0, 0))
+        for t in range(10, 13):
+            rate.add(monitor.Sample(float(t), GIB, GIB // 2, GIB // 2, 0, 0))
+        self.assertEqual(0.0, rate.bytes_per_s)
+
+    def test_needs_enough_samples_and_span(self):
+        rate = monitor.FillRate()
+        rate.add(monitor.Sample(0.0, GIB, 0, GIB, 0, 0))
+        rate.add(monitor.Sample(1.0, GIB, GIB // 2, GIB // 2, 0, 0))
+        self.assertEqual(0.0, rate.bytes_per_s)
+        rate.add(monitor.Sample(2.0, GIB, GIB // 2, GIB // 2, 0, 0))
+        self.assertEqual(0.0, rate.bytes_per_s)
+        rate.add(monitor.Sample(6.0, GIB, GIB // 2, GIB // 2, 0, 0))
+        self.assertGreater(rate.bytes_per_s, 0)

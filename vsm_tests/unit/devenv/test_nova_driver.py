@@ -5,10 +5,7 @@ The driver class itself needs Nova; its tests run only where nova is importable
 vsm_tests.unit.devenv.test_nova_driver`` with the repo on PYTHONPATH).
 """
 
-import json
 import os
-import socket
-import threading
 import unittest
 from unittest import mock
 
@@ -16,57 +13,7 @@ import fixtures
 import testtools
 
 from vsm_devenv import nova_driver
-
-
-class FakeQMPServer:
-    """Just enough QMP: greeting, capabilities, an event; records commands."""
-
-    def __init__(self, path, fail_with=None):
-        self.path, self.fail_with, self.commands = path, fail_with, []
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(path)
-        self.sock.listen(1)
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        conn, _ = self.sock.accept()
-        with conn, conn.makefile('rwb') as f:
-
-            def say(msg):
-                f.write(json.dumps(msg).encode() + b'\r\n')
-                f.flush()
-
-            say(
-                {
-                    'QMP': {
-                        'version': {'qemu': {'major': 7}},
-                        'capabilities': [],
-                    }
-                }
-            )
-            for line in f:
-                cmd = json.loads(line)
-                self.commands.append(cmd)
-                if cmd['execute'] == 'qmp_capabilities':
-                    say(
-                        {'event': 'RESUME', 'data': {}}
-                    )  # events must be skipped
-                    say({'return': {}})
-                elif self.fail_with:
-                    say(
-                        {
-                            'error': {
-                                'class': 'GenericError',
-                                'desc': self.fail_with,
-                            }
-                        }
-                    )
-                else:
-                    say({'return': {}})
-
-    def close(self):
-        self.sock.close()
+from vsm_tests.unit.devenv.fake_qmp import FakeQMPServer
 
 
 class _QMPBase(testtools.TestCase):
