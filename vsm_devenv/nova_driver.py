@@ -153,8 +153,12 @@ if _nova_fake is not None:
     ]
     _cfg.CONF.register_opts(_OPTS, group='vsm_test')
 
-    class QMPFakeDriver(_nova_fake.FakeDriver):
-        """FakeDriver whose extend_volume resizes a registered QEMU disk."""
+    class QMPFakeDriver(_nova_fake.FakeDriverWithoutFakeNodes):
+        """FakeDriver whose extend_volume resizes a registered QEMU disk.
+
+        Based on FakeDriverWithoutFakeNodes (a FakeDriver with a stable node
+        identity), so that nova-compute can be restarted.
+        """
 
         def extend_volume(
             self, context, connection_info, instance, requested_size

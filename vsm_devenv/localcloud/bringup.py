@@ -231,6 +231,8 @@ def reuse(layout, options, log=print):
         options.metadata_cache_expiration
     ):
         return up(layout, options, log)
+    if options.nova_driver is None:     # not asked for: keep what runs
+        options.nova_driver = cloud['nova_driver']
     if cloud['nova_driver'] != options.nova_driver:
         switch_nova_driver(layout, options, cloud, log)
     else:
@@ -248,19 +250,23 @@ def switch_nova_driver(layout, options, cloud, log=print, timeout=120):
     nova_conf.write_text(config.nova_conf(layout, options))
     procs.stop(layout, 'nova-compute', timeout=10)
     sql = (
-        "SELECT updated_at FROM nova_cell1.services "
+        "SELECT updated_at, report_count FROM nova_cell1.services "
         "WHERE `binary` = 'nova-compute' AND deleted = 0"
     )
     before = services.mariadb_client(layout, sql).stdout
     services.start_daemon(
         layout, 'nova-compute', extra_pythonpath=options.nova_driver == 'qmp'
     )
-    # the new process updates its service record as soon as it has started
-    procs.wait_until(
-        lambda: services.mariadb_client(layout, sql).stdout != before,
-        timeout,
-        'nova-compute to restart',
-    )
+
+    # the new process updates its service record (heartbeat) once started
+    def restarted():
+        if not procs.is_running(layout, 'nova-compute'):
+            raise RuntimeError(
+                f'nova-compute died, see {layout.log("nova-compute")}'
+            )
+        return services.mariadb_client(layout, sql).stdout != before
+
+    procs.wait_until(restarted, timeout, 'nova-compute to restart')
     cloud['nova_driver'] = options.nova_driver
     info_mod.write(layout, cloud)
     log(
@@ -270,6 +276,8 @@ def switch_nova_driver(layout, options, cloud, log=print, timeout=120):
 
 
 def up(layout, options, log=print):
+    if options.nova_driver is None:
+        options.nova_driver = 'fake'
     t = Timings()
     layout.root.mkdir(parents=True, exist_ok=True)
     if anything_running(layout):

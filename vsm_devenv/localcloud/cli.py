@@ -15,6 +15,8 @@ run as root).
 """
 
 import argparse
+import contextlib
+import fcntl
 import json
 import shlex
 import sys
@@ -29,7 +31,25 @@ def _log(msg):
     print(msg, flush=True)
 
 
+@contextlib.contextmanager
+def _exclusive(layout):
+    """Serialize up/down: several test runs may share one state root."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    with open(layout.root / 'lock', 'w') as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _log('waiting for another vsm-localcloud up/down to finish...')
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def cmd_up(layout, args):
+    with _exclusive(layout):
+        return _up(layout, args)
+
+
+def _up(layout, args):
     options = config.Options(
         nova_driver=args.nova_driver,
         debug=args.debug,
@@ -49,7 +69,8 @@ def cmd_up(layout, args):
 
 
 def cmd_down(layout, args):
-    bringup.down(layout, log=_log)
+    with _exclusive(layout):
+        bringup.down(layout, log=_log)
     return 0
 
 
@@ -105,8 +126,8 @@ def parser():
     up.add_argument(
         '--nova-driver',
         choices=sorted(config.NOVA_DRIVERS),
-        default='fake',
-        help='qmp: vsm_devenv.nova_driver.QMPFakeDriver (resizes QEMU test '
+        help='fake (default for a new cloud; with --reuse: whatever runs) or '
+        'qmp: vsm_devenv.nova_driver.QMPFakeDriver (resizes QEMU test '
         'guests\' disks on volume-extended)',
     )
     up.add_argument(

@@ -21,8 +21,11 @@ from vsm_devenv.localcloud.layout import PASSWORD
 from vsm_devenv.localcloud.layout import PORTS
 from vsm_devenv.localcloud.layout import REGION
 
+# Nova's FakeDriver invents a new node UUID in every process, so a restarted
+# nova-compute refuses to start; FakeDriverWithoutFakeNodes (a FakeDriver) keeps
+# a stable node identity in state_path/compute_id like a real driver.
 NOVA_DRIVERS = {
-    'fake': 'fake.FakeDriver',
+    'fake': 'fake.FakeDriverWithoutFakeNodes',
     'qmp': 'vsm_devenv.nova_driver.QMPFakeDriver',
 }
 VSM_TOPIC = 'vsm_notifications'
@@ -33,7 +36,7 @@ HOSTNAME = (
 
 @dataclasses.dataclass
 class Options:
-    nova_driver: str = 'fake'  # key of NOVA_DRIVERS
+    nova_driver: str = 'fake'  # key of NOVA_DRIVERS (None: see reuse)
     metadata_cache_expiration: int = 2  # seconds; Nova's default is 15
     debug: bool = False
 
