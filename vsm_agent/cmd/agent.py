@@ -33,6 +33,7 @@ import logging
 import logging.handlers
 import signal
 import sys
+import time
 
 from oslo_config import cfg
 
@@ -40,6 +41,9 @@ from vsm_agent import alerts
 from vsm_agent import service
 
 LOG = logging.getLogger('vsm_agent')
+
+#: The daemon rewrites its status at least every 30 s.
+STALE_STATUS_S = 120
 
 logging_opts = [
     cfg.BoolOpt('debug', default=False, help='Log at DEBUG level.'),
@@ -151,6 +155,10 @@ def format_status_table(status: dict) -> str:
         '  [DRY RUN]' if status.get('dry_run') else ''))
     if status.get('note'):
         lines.append(status['note'])
+    age = time.time() - status.get('updated', time.time())
+    if age > STALE_STATUS_S:
+        lines.append('The status is %d s old: is the daemon running? '
+                     '(systemctl status vsm-agent)' % age)
     lines += notes
     return '\n'.join(lines)
 

@@ -343,3 +343,11 @@ class TestResolveAndCheck(AgentTestCase):
         self.run_for(1)
         with open(os.path.join(self.tmp, 'run', 'status.json')) as f:
             self.assertIn('"/srv"', f.read())
+
+
+class TestStatusTable(testtools.TestCase):
+
+    def test_stale_status_is_flagged(self):
+        status = {'updated': 1, 'channel': {}, 'mounts': []}
+        self.assertIn('is the daemon running',
+                      cmd_agent.format_status_table(status))
