@@ -1,8 +1,11 @@
-"""Developer environment tooling for VSM (test-only; never imported by vsm_agent or vsm_authz).
+"""Developer environment tooling for VSM (test-only).
 
-- :mod:`vsm_devenv.localcloud` brings a loopback-only OpenStack (RabbitMQ, MariaDB, Keystone,
-  Placement, Nova, Cinder, Neutron API) up and down for functional tests and the demo, and ships
-  the ``LocalCloud`` test fixture.
-- :mod:`vsm_devenv.nova_driver` is a test-only Nova compute driver that turns Nova's
-  ``extend_volume`` into a QMP ``block_resize`` of a QEMU test guest's disk.
+Never imported by ``vsm_agent`` or ``vsm_authz``.
+
+- :mod:`vsm_devenv.localcloud` brings a loopback-only OpenStack (RabbitMQ,
+  MariaDB, Keystone, Placement, Nova, Cinder, Neutron API) up and down for
+  functional tests and the demo, and ships the ``LocalCloud`` test fixture.
+- :mod:`vsm_devenv.nova_driver` is a test-only Nova compute driver that turns
+  Nova's ``extend_volume`` into a QMP ``block_resize`` of a QEMU test guest's
+  disk.
 """
