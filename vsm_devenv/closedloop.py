@@ -917,6 +917,7 @@ class Observer(threading.Thread):
         self.volume = volume or loop.volumes[0].name
         self._halt = threading.Event()
         self._seen = {}
+        self._granted = set()
         self._sizes = {}
         self._uevent_cursor = loop.guest.uevent_cursor()
         self.errors = []
@@ -1037,8 +1038,17 @@ class Observer(threading.Thread):
                     'failed': 'the extend failed (%s); volume at %d GiB'
                               % (reason, resp.size_gb),
                 }[state]
-                kind = state if state != 'extended' else 'note'
-                self.event(kind, who + text)
+                if state == 'granted':
+                    self._granted.add(resp.request_id)
+                elif state == 'extended':
+                    # a quick grant may be seen only as 'extended': show it;
+                    # Cinder's size change is shown already ('extended')
+                    if resp.request_id not in self._granted:
+                        self._granted.add(resp.request_id)
+                        self.event('granted', who + 'the volume will grow '
+                                   'to %d GiB' % resp.size_gb)
+                    return
+                self.event(state, who + text)
 
 
 _REASONS = {

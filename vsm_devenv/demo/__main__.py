@@ -121,6 +121,17 @@ class Demo:
         self.view = view
         self.size_gb = size_gb
         self.observer = None
+        self._last = None
+
+    def sample(self, sample):
+        """Show a sample when something moved (2 points, a size) or 5 s."""
+        ratio = sample.used_bytes / sample.fs_bytes if sample.fs_bytes else 0
+        key = (sample.fs_bytes, sample.volume_gb)
+        last = self._last
+        if (last is None or key != last[1] or abs(ratio - last[2]) >= 0.02
+                or sample.t - last[0] >= 5):
+            self._last = (sample.t, key, ratio)
+            self.view.sample(sample)
 
     def note(self, text):
         ev = self.observer.timeline.event('note', text)
@@ -142,7 +153,7 @@ class Demo:
     def run(self):
         loop = self.loop
         self.observer = loop.observe(
-            on_sample=self.view.sample, on_event=self.view.event, interval=1.0
+            on_sample=self.sample, on_event=self.view.event, interval=1.0
         )
         time.sleep(3)
         self.note('An application in the VM starts writing to /data (1 GiB).')
@@ -171,7 +182,7 @@ class Demo:
             % total
         )
         loop.cloud.set_project_limit(total)
-        writer = self.fill_to(0.92, rate_mb=40)
+        writer = self.fill_to(0.88, rate_mb=100)
         loop.wait_for_response_state(
             'data', 'denied', timeout=240, after_seq=seq
         )
@@ -279,9 +290,13 @@ def main(argv=None):
         listener=True,
         agent=False,
         name='vsm-demo',
-        agent_options={
-            'triggers': {'used_pct': '80', 'sustained_samples': '1'}
-        },
+        # Ask at 80 % or when full within 30 s (the default lead time, 300 s,
+        # would ask as soon as the demo starts writing).
+        agent_options={'triggers': {'used_pct': '80', 'lead_time_s': '30',
+                                    'sustained_samples': '1'}},
+        # The runaway-growth cap (10x a day) would stop the third request
+        # before the project's limit does: the demo is about the limit.
+        listener_options={'expansion_policy': {'runaway_factor': '0'}},
     )
     timeline = None
     try:
