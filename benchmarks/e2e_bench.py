@@ -36,8 +36,9 @@ up --nova-driver qmp``), root, QEMU. One server + guest for everything.
    guest grow                  uevent -> agent log "grown from"
    ==========================  ===========================================
 
-   Guest log times are moved onto the host clock with the offset measured
-   at start (``date +%s.%N`` in the guest, mid-point of the round trip).
+   Guest log times are moved onto the host clock by matching the agent's
+   "Capacity change" log lines with the host receive times of the same
+   uevents (milliseconds apart).
 
 2. **Headroom race** (budget: >= 50 MB/s with zero ENOSPC, 2 GiB volume,
    default policy): bisection over the writer's rate. Each trial uses a
@@ -69,17 +70,30 @@ def _pct(values, p):
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
-def guest_clock_offset(guest, rounds=5):
-    """host wall clock - guest wall clock, in seconds (best of ``rounds``)."""
-    best = None
-    for _ in range(rounds):
-        t0 = time.time()
-        out = guest.exec(['date', '+%s.%N']).stdout.strip()
-        t1 = time.time()
-        offset = (t0 + t1) / 2 - float(out)
-        if best is None or (t1 - t0) < best[0]:
-            best = (t1 - t0, offset)
-    return best[1]
+def rough_guest_offset(guest):
+    """host - guest wall clock to a second (busybox date has no %N)."""
+    t0 = time.time()
+    out = guest.exec(['date', '+%s']).stdout.strip()
+    return (t0 + time.time()) / 2 - float(out)
+
+
+def guest_clock_offset(log_text, uevent_times, rough):
+    """host wall clock - guest wall clock, in seconds.
+
+    The guest kernel's RESIZE uevent reaches the host harness and the agent
+    within milliseconds of each other; the agent logs "Capacity change".
+    Pair each uevent with the log line nearest to it (by the ``rough``
+    offset) and take the median difference.
+    """
+    guest = [t for t, kind, _ in agent_log_events(log_text, '', 0.0)
+             if kind == 'capacity']
+    diffs = []
+    for h in uevent_times:
+        if guest:
+            g = min(guest, key=lambda g: abs(h - rough - g))
+            diffs.append(h - g)
+    diffs.sort()
+    return diffs[len(diffs) // 2] if diffs else rough
 
 
 def agent_log_events(text, volume_id, offset):
@@ -87,7 +101,7 @@ def agent_log_events(text, volume_id, offset):
     out = []
     for line in text.splitlines():
         m = _LOG_TIME.match(line)
-        if not m or volume_id not in line and 'grown from' not in line:
+        if not m:
             continue
         t = (
             datetime.datetime.strptime(m.group(1), '%Y-%m-%d %H:%M:%S,%f')
@@ -103,6 +117,8 @@ def agent_log_events(text, volume_id, offset):
             out.append((t, 'ack', rid))
         elif 'grown from' in line and volume_id in line:
             out.append((t, 'grown_fs', None))
+        elif 'Capacity change on' in line:
+            out.append((t, 'capacity', None))
     return out
 
 
@@ -133,8 +149,8 @@ def bench_latency(loop, expansions):
             },
         }
     )
-    offset = guest_clock_offset(loop.guest)
     mono_to_wall = time.time() - time.monotonic()
+    rough = rough_guest_offset(loop.guest)
     dev = loop.guest.device_for_serial(spec.volume_id)[5:]
     seq = 0
     rounds = []
@@ -157,7 +173,10 @@ def bench_latency(loop, expansions):
             '  expansion %2d: -> %d GiB' % (i + 1, ack.current_gb), flush=True
         )
     time.sleep(2)
-    log = agent_log_events(loop.agent_log(), spec.volume_id, offset)
+    text = loop.agent_log()
+    offset = guest_clock_offset(text, [u for _, u in rounds if u], rough)
+    print('  guest clock offset: %+.3f s' % offset)
+    log = agent_log_events(text, spec.volume_id, offset)
     audit = audit_events(loop.listener, spec.volume_id)
     stages = {
         'notification + decision': [],

@@ -521,6 +521,95 @@ class Cloud:
         return path
 
 
+_SHIM_NOTE = (
+    '# Written by vsm_devenv.closedloop.ensure_qmp_driver_importable: Nova 34\n'
+    "# loads compute_driver as 'nova.virt.' + compute_driver only, so the\n"
+    '# test driver vsm_devenv.nova_driver.QMPFakeDriver needs this alias.\n')
+
+
+def ensure_qmp_driver_importable(venv):
+    """Make ``compute_driver = vsm_devenv.nova_driver.QMPFakeDriver`` load.
+
+    nova.virt.driver.load_compute_driver imports
+    ``'nova.virt.' + compute_driver`` and nothing else, so the test driver
+    must also exist as ``nova.virt.vsm_devenv.nova_driver``: this writes a
+    two-line alias package into the services venv's ``nova/virt``.
+    Returns True if it wrote anything.
+    """
+    import glob
+    pkgs = glob.glob(os.path.join(venv, 'lib', 'python3*', 'site-packages',
+                                  'nova', 'virt'))
+    wrote = False
+    for virt in pkgs:
+        alias = os.path.join(virt, 'vsm_devenv')
+        files = {'__init__.py': _SHIM_NOTE,
+                 'nova_driver.py': _SHIM_NOTE + 'from vsm_devenv.nova_driver '
+                 'import QMPFakeDriver  # noqa: F401\n'}
+        for name, text in files.items():
+            path = os.path.join(alias, name)
+            if not os.path.exists(path):
+                _write(path, text)
+                wrote = True
+    return wrote
+
+
+def cloud_state(root=None):
+    """'qmp' if a local cloud with the QMP driver is up, 'other', or None."""
+    layout = layout_mod.Layout(root)
+    info = info_mod.load(layout)
+    if not info:
+        return None
+    env = dict(os.environ, VSM_LOCALCLOUD_ROOT=str(layout.root))
+    rc = subprocess.run([sys.executable, '-m', 'vsm_devenv.localcloud',
+                         'status'], capture_output=True, env=env).returncode
+    if rc:
+        return None
+    return 'qmp' if info.get('nova_driver') == 'qmp' else 'other'
+
+
+def prepare_cloud(log_path=None, say=None, root=None):
+    """Make sure the local cloud runs with the QMP driver; True if started.
+
+    A running cloud is reused (nova-compute switched to the QMP driver if
+    needed); else a fresh one is brought up -- first with the plain fake
+    driver if the services venv does not exist yet, because the QMP driver
+    needs an alias inside the venv's Nova
+    (:func:`ensure_qmp_driver_importable`).
+    """
+    say = say or (lambda text: LOG.info('%s', text))
+    layout = layout_mod.Layout(root)
+    env = dict(os.environ, VSM_LOCALCLOUD_ROOT=str(layout.root))
+    log_path = log_path or os.path.join(tempfile.gettempdir(),
+                                        'vsm-localcloud-up.log')
+
+    def localcloud(*args):
+        with open(log_path, 'ab') as log:
+            rc = subprocess.run(
+                [sys.executable, '-m', 'vsm_devenv.localcloud'] + list(args),
+                stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+        if rc:
+            raise ClosedLoopError('vsm_devenv.localcloud %s failed; see %s'
+                                  % (' '.join(args), log_path))
+
+    state = cloud_state(root)
+    if state == 'qmp':
+        say('A local OpenStack cloud is already running: using it.')
+        return False
+    if state == 'other':
+        say('A local OpenStack cloud is running: switching its compute '
+            'service to the test hypervisor link.')
+    else:
+        say('Starting a local OpenStack cloud (Keystone, Nova, Cinder, '
+            'Neutron, Placement, RabbitMQ, MariaDB) on 127.0.0.1; the '
+            'first run installs packages (a few minutes)...')
+    if state is None and not layout.venv_bin('nova-compute').exists():
+        localcloud('up')
+    ensure_qmp_driver_importable(str(layout.venv))
+    localcloud('up', '--reuse', '--nova-driver', 'qmp')
+    say('Local cloud up.')
+    return state is None
+
+
 # --------------------------------------------------------- metadata proxy --
 
 
@@ -1578,3 +1667,21 @@ class ClosedLoop(fixtures.Fixture):
 
 def shell_quote(argv):
     return ' '.join(shlex.quote(a) for a in argv)
+
+
+def main(argv=None):
+    """``python -m vsm_devenv.closedloop prepare``: cloud up with the QMP driver.
+
+    What ``tox -e e2e`` and ``tox -e bench`` need before they run.
+    """
+    import argparse
+    parser = argparse.ArgumentParser(prog='python -m vsm_devenv.closedloop')
+    parser.add_argument('command', choices=['prepare'])
+    parser.add_argument('--log', help='bring-up log file')
+    args = parser.parse_args(argv)
+    prepare_cloud(args.log, say=print)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

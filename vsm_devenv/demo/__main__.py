@@ -49,57 +49,10 @@ def _say(text=''):
     print(text, flush=True)
 
 
-def cloud_status():
-    """'qmp' if a cloud with the QMP driver is up, 'other' if another."""
-    from vsm_devenv.localcloud import info as info_mod
-    from vsm_devenv.localcloud import layout as layout_mod
-
-    info = info_mod.load(layout_mod.Layout())
-    if not info:
-        return None
-    rc = subprocess.run(
-        [sys.executable, '-m', 'vsm_devenv.localcloud', 'status'],
-        capture_output=True,
-    ).returncode
-    if rc:
-        return None
-    return 'qmp' if info.get('nova_driver') == 'qmp' else 'other'
-
-
 def bring_up_cloud(log_path):
-    """Start the local cloud (QMP driver); True if we started it."""
-    state = cloud_status()
-    if state == 'qmp':
-        _say('A local OpenStack cloud is already running: using it.')
-        return False
-    if state == 'other':
-        _say(
-            'A local OpenStack cloud runs without the test hypervisor link: '
-            'restarting '
-            'it with --nova-driver qmp.'
-        )
-    _say(
-        'Starting a local OpenStack cloud (Keystone, Nova, Cinder, Neutron, '
-        'Placement, RabbitMQ, MariaDB) on 127.0.0.1; the first run installs '
-        'packages (a few minutes)...'
-    )
-    with open(log_path, 'ab') as log:
-        rc = subprocess.run(
-            [
-                sys.executable,
-                '-m',
-                'vsm_devenv.localcloud',
-                'up',
-                '--nova-driver',
-                'qmp',
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        ).returncode
-    if rc:
-        raise SystemExit('the local cloud did not come up; see %s' % log_path)
-    _say('Local cloud up.')
-    return True
+    """The local cloud with the QMP driver; True if the demo started it."""
+    from vsm_devenv import closedloop
+    return closedloop.prepare_cloud(log_path, say=_say)
 
 
 def ensure_rsvg():
