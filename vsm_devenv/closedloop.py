@@ -102,6 +102,8 @@ AGENT_STATE = '/var/lib/vsm-agent'
 AGENT_STATUS = '/run/vsm-agent/status.json'
 AGENT_MOTD_DIR = '/run/motd.d'
 AGENT_MOTD = AGENT_MOTD_DIR + '/90-vsm-agent'
+#: What the agent logs once its loop runs.
+AGENT_STARTED = 'vsm-agent started'
 
 
 class ClosedLoopError(RuntimeError):
@@ -1452,9 +1454,15 @@ class ClosedLoop(fixtures.Fixture):
             lines.append('')
         return '\n'.join(lines)
 
-    def start_agent(self, overrides=None, fresh_state=False):
-        """Write vsm-agent.conf into the guest and start ``vsm-agent run``."""
+    def start_agent(self, overrides=None, fresh_state=False, wait=True):
+        """Write vsm-agent.conf into the guest and start ``vsm-agent run``.
+
+        With ``wait`` (default), returns once the agent runs its loop: its
+        start-up (Python imports under TCG) takes ~10 s, during which
+        nothing is watched.
+        """
         self.stop_agent()
+        started = self.agent_log().count(AGENT_STARTED)
         self.guest.write_file(
             AGENT_CONF, self.agent_config(overrides), mode=0o600
         )
@@ -1477,6 +1485,14 @@ class ClosedLoop(fixtures.Fixture):
         if not getattr(self, '_agent_cleanup', False):
             self.addCleanup(self.stop_agent)
             self._agent_cleanup = True
+        if wait:
+            def running():
+                if self.guest.poll(self.agent_pid) is not None:
+                    raise ClosedLoopError('vsm-agent exited: %s'
+                                          % self.agent_log()[-3000:])
+                return self.agent_log().count(AGENT_STARTED) > started
+            wait_for(running, 120, 'vsm-agent to start', interval=0.5)
+            time.sleep(1.0)    # its first samples
         return self.agent_pid
 
     def stop_agent(self):
