@@ -86,6 +86,10 @@ class Cloud:
         for user in users:
             idn.assign_project_role_to_user(project, idn.find_user(user),
                                             member)
+        # Cinder's default of 10 volumes is too few for the concurrency
+        # test (2 boot + 20 data volumes).
+        self.admin.set_volume_quotas(project.id, volumes=100,
+                                     gigabytes=1000)
         return project
 
     def as_user(self, user, project_name):
@@ -331,6 +335,15 @@ class ListenerTestCase(testtools.TestCase):
                                          % time.monotonic_ns())).start()
         self.addCleanup(listener.stop)
         self.addCleanup(self._attach_log, listener)
+        # Our pool's queue exists once the workers consume: a request
+        # written before that would be lost to us.
+        workers = workers or self.workers
+        wait_for(lambda: listener.proc.poll() is not None or
+                 listener.log().count(' consuming ') >= workers,
+                 60, 0.2, 'the listener to consume')
+        if listener.proc.poll() is not None:
+            raise AssertionError('listener exited: %s'
+                                 % listener.log()[-3000:])
         return listener
 
     def _attach_log(self, listener):
@@ -347,7 +360,8 @@ class ListenerTestCase(testtools.TestCase):
         return guest
 
     def _delete_guests(self):
-        for guest in self.guests:
+        guests, self.guests = self.guests, []
+        for guest in guests:
             conn = guest.conn
             try:
                 conn.compute.delete_server(guest.server)

@@ -33,17 +33,19 @@ class TestNoOvershoot(base.ListenerTestCase):
         volumes = [bs.create_volume(size=1, volume_type='fake',
                                     name='vsm-flow-c%d' % i)
                    for i in range(count)]
+        self.addCleanup(self._delete_volumes, volumes)
         for volume in volumes:
             bs.wait_for_status(volume, 'available', wait=120)
         for volume in volumes:
             compute.create_volume_attachment(guest.server,
                                              volume_id=volume.id)
             bs.wait_for_status(bs.get_volume(volume.id), 'in-use', wait=120)
-        self.addCleanup(self._delete_volumes, volumes)
         return [v.id for v in volumes]
 
     def _delete_volumes(self, volumes):
-        # Runs after the servers are deleted (cleanups are LIFO).
+        # Cleanups run last-in first-out: delete the servers (which
+        # detaches these volumes) first.
+        self._delete_guests()
         bs = self.demo.block_storage
         for volume in volumes:
             try:
