@@ -68,6 +68,7 @@ from vsm_agent import protocol
 from vsm_authz import clouds
 from vsm_authz.db import api as db_api
 from vsm_authz import execute
+from vsm_authz import locks as vsm_locks
 from vsm_authz import validation
 
 LOG = logging.getLogger(__name__)
@@ -83,6 +84,10 @@ pipeline_opts = [
                      'Requests of other projects are ignored, not '
                      'answered.'),
 ]
+
+#: How long a duplicate waits for a volume lock before concluding that
+#: another driver is answering the request.
+BUSY_PROBE_SECONDS = 0.5
 
 #: Fixed id/seq used to answer a request whose own id/seq are unreadable.
 _UNKNOWN_ID = '0' * 32
@@ -356,6 +361,7 @@ class Pipeline:
 
     def _handle_request(self, server, request):
         volume_id, request_id = request.volume_id, request.request_id
+        created = False
         record = self.db.get_request(volume_id, request_id)
         if record is not None and record.server_id != server.server_id:
             self._audit_once(
@@ -410,9 +416,15 @@ class Pipeline:
                                       rejection.message,
                                       self._retry_after(rejection.reason),
                                       size_gb=size)
+            if created:
+                return self.drive(record, request)
         if record.final or record.state == db_api.PENDING:
             return record
-        return self.drive(record, request)
+        # A duplicate (or the notification of our own answer) for a record
+        # in flight: if its driver holds the volume lock it will answer;
+        # only a record nobody drives (a crash, a requeue) is ours to move.
+        return self.drive(record, request,
+                          volume_lock_timeout=BUSY_PROBE_SECONDS)
 
     def _reject_unanswerable(self, server, request, exc) -> None:
         self._audit_once(
@@ -433,23 +445,36 @@ class Pipeline:
     # ------------------------------------------------------------ driving --
 
     @contextlib.contextmanager
-    def _locked(self, record):
+    def _locked(self, record, volume_lock_timeout=None):
         # Volume first, then project: the one global order of
         # vsm_authz.locks (no deadlock), and a duplicate waiting for the
         # volume does not hold up the rest of the project.
-        with self.locks.volume(record.volume_id):
+        with self.locks.volume(record.volume_id,
+                               timeout=volume_lock_timeout):
             with self.locks.project(record.project_id):
                 yield
 
-    def drive(self, record, request=None):
-        """Move a record on from its current state, under the locks."""
-        with self._locked(record):
-            record = self.db.get_request(record.volume_id, record.request_id)
-            if record.state == db_api.RECEIVED:
-                record = self._decide(record, request)
-            if record.state in db_api.IN_FLIGHT_STATES:
-                record = self._execute(record)
-            return record
+    def drive(self, record, request=None, volume_lock_timeout=None):
+        """Move a record on from its current state, under the locks.
+
+        With ``volume_lock_timeout``, give up (return None) if another
+        driver holds the volume for longer: it is moving this record on.
+        """
+        try:
+            with self._locked(record, volume_lock_timeout):
+                record = self.db.get_request(record.volume_id,
+                                             record.request_id)
+                if record.state == db_api.RECEIVED:
+                    record = self._decide(record, request)
+                if record.state in db_api.IN_FLIGHT_STATES:
+                    record = self._execute(record)
+                return record
+        except vsm_locks.LockTimeout:
+            if volume_lock_timeout is None:
+                raise
+            LOG.debug('Request %s of volume %s is being driven elsewhere',
+                      record.request_id, record.volume_id)
+            return None
 
     resume = drive
 

@@ -69,6 +69,20 @@ class TestGrant(fakes.FlowTestCase):
             thread.join()
         self.assertEqual([(volume, 12)], self.cinder.extends)
 
+    def test_duplicate_does_not_wait_for_a_busy_driver(self):
+        server, volume = self.server_with_volume(10)
+        request = self.write_request(server, volume, want=12)
+        record, _ = db_api.record_request(request, server, fakes.PROJECT,
+                                          10)
+        db_api.transition(volume, request.request_id, db_api.GRANTED,
+                          granted_gb=12, reason='ok')
+        with self.locks.volume(volume):   # another driver at work
+            self.notify(server)
+        self.assertEqual([], self.cinder.extends)
+        self.assertEqual([], self.nova.writes)
+        self.notify(server)               # the driver died: we take over
+        self.assertEqual([(volume, 12)], self.cinder.extends)
+
     def test_own_answer_notification_needs_no_nova_read(self):
         server, volume = self.server_with_volume(10)
         self.write_request(server, volume, want=12)

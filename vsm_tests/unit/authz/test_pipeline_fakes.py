@@ -200,18 +200,23 @@ class FakeLocks:
         self.taken = []
 
     @contextlib.contextmanager
-    def _lock(self, name):
+    def _lock(self, name, timeout=None):
+        from vsm_authz import locks
         with self._guard:
             lock = self._locks[name]
-        with lock:
+        if not lock.acquire(timeout=-1 if timeout is None else timeout):
+            raise locks.LockTimeout(name, timeout)
+        try:
             self.taken.append(name)
             yield
+        finally:
+            lock.release()
 
-    def project(self, project_id):
-        return self._lock('project-' + project_id)
+    def project(self, project_id, timeout=None):
+        return self._lock('project-' + project_id, timeout)
 
-    def volume(self, volume_id):
-        return self._lock('volume-' + volume_id)
+    def volume(self, volume_id, timeout=None):
+        return self._lock('volume-' + volume_id, timeout)
 
     def stop(self):
         pass
