@@ -55,9 +55,15 @@ def load_info():
 
 
 def wait_for(predicate, timeout=60.0, interval=0.5, what='condition'):
+    """Poll ``predicate``; a connection error of the (busy, shared) cloud
+    counts as "not yet"."""
+    from keystoneauth1 import exceptions as ksa_exc
     deadline = time.monotonic() + timeout
     while True:
-        value = predicate()
+        try:
+            value = predicate()
+        except (ksa_exc.ConnectionError, ksa_exc.http.HttpServerError):
+            value = None
         if value:
             return value
         if time.monotonic() > deadline:
