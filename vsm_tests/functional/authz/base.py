@@ -313,6 +313,20 @@ class ListenerTestCase(testtools.TestCase):
             f.write(text)
         return path
 
+    def shared_queue_consumers(self):
+        """Consumers of the pool-less queue ``<topic>.info``: other VSM
+        deployments on the shared cloud, which act on every project's
+        requests unless they set ``[pipeline] projects``."""
+        import kombu
+        url = 'amqp://' + self.info['transport_url'].split('://', 1)[1]
+        queue = '%s.info' % self.info['notifications']['topic']
+        try:
+            with kombu.Connection(url) as conn:
+                return conn.default_channel.queue_declare(
+                    queue, passive=True).consumer_count
+        except Exception:  # no such queue: nobody ever listened
+            return 0
+
     def _delete_queue(self, name):
         import kombu
         try:

@@ -56,6 +56,13 @@ class TestNoOvershoot(base.ListenerTestCase):
                 pass
 
     def test_concurrent_requests_never_overshoot(self):
+        if self.shared_queue_consumers():
+            # Another VSM listener (own database, own locks) serves every
+            # project: two deployments on one project can overshoot
+            # together, which proves nothing about this one.
+            self.skipTest('another vsm-authz-listener without a project '
+                          'filter consumes %s.info on this cloud'
+                          % self.info['notifications']['topic'])
         self.addCleanup(self.cloud.set_limit, self.project.id, None)
         guests = [self.boot(name='vsm-flow-conc%d' % i)
                   for i in range(SERVERS)]
