@@ -34,19 +34,25 @@ Everything VSM needs to run for real, end to end, on one machine:
 * an :class:`Observer` that turns what happens (metadata, Cinder size, guest
   usage, uevents) into a :class:`~vsm_devenv.demo.timeline.Timeline`.
 
-Usage (the local cloud must be up with ``--nova-driver qmp``)::
+Usage (the local cloud must run the QMP driver: ``python -m
+vsm_devenv.closedloop prepare`` brings it up or switches nova-compute)::
 
     loop = ClosedLoop(volumes=[VolumeSpec('data', 1, 'ext4-part', '/data')],
                       limit_gb=10)
     with loop:                                   # or useFixture(loop)
         loop.start_listener()
-        loop.start_agent()
-        loop.fill('data', fraction=0.9)
+        loop.start_agent()                       # waits until it runs
+        loop.allocate('data', fraction=0.9)      # or start_writer(...)
         loop.wait_for_request_state('data', 'grown', timeout=120)
 
 Parts can be used alone: ``ClosedLoop(..., agent=False, listener=False)``
 gives the hypervisor link and the guest's view of the metadata service and
-the Nova API only (what ``test_closed_loop.HypervisorLinkTest`` checks).
+the Nova API only (what ``test_hypervisor_link`` checks).
+
+Works in any network namespace: everything binds 127.0.0.1 and QEMU's
+guestfwd relays to 127.0.0.1, so ``ip netns exec <ns>`` with
+``VSM_LOCALCLOUD_ROOT`` pointing at a second state root runs a private
+cloud next to a shared one (same ports, separate loopback).
 
 Teardown stops the agent, listener, observer, proxy and guest, deletes the
 server, volumes and application credential, removes the QMP registrations
