@@ -45,22 +45,14 @@ import oslo_messaging as messaging
 
 from vsm_authz import listener
 
-SAMPLE = os.path.join(os.path.dirname(__file__), '..', '..', 'shared',
-                      'reference', 'local-cloud',
-                      'sample-nova-bdms-instance.update.json')
+SAMPLE = os.path.join(os.path.dirname(__file__), '..', 'vsm_tests',
+                      'samples', 'sample-nova-bdms-instance.update.json')
 
 
 def unrelated_payload():
     """A realistic versioned instance.update with ordinary metadata."""
-    for path in (SAMPLE, '/work/shared/reference/local-cloud/'
-                 'sample-nova-bdms-instance.update.json'):
-        if os.path.exists(path):
-            with open(path) as f:
-                payload = json.load(f)['payload']
-            break
-    else:
-        payload = {'nova_object.data': {'uuid': str(uuid.uuid4()),
-                                        'tenant_id': 'p' * 32}}
+    with open(SAMPLE) as f:
+        payload = json.load(f)['payload']
     data = payload['nova_object.data']
     data['metadata'] = {'owner': 'team-a', 'backup': 'daily',
                         'vsm:resp:00000000-0000-0000-0000-000000000000':

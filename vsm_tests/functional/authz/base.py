@@ -13,7 +13,7 @@
 """The listener against the real local cloud: shared setup.
 
 Needs a running local cloud (``python -m vsm_devenv.localcloud up``; the
-tests skip when ``$ROOT/etc/localcloud.json`` is absent). Each test class
+tests fail, naming the command to run, when it is not up). Each test class
 gets:
 
 * its own Keystone project (``vsm-flow-<class>``, found or created; user
@@ -39,6 +39,7 @@ import uuid
 import testtools
 
 from vsm_agent import protocol
+from vsm_devenv.localcloud import fixture as localcloud_fixture
 
 ROOT = os.environ.get('VSM_LOCALCLOUD_ROOT', '/var/tmp/vsm-localcloud')
 INFO_FILE = os.path.join(ROOT, 'etc', 'localcloud.json')
@@ -256,7 +257,9 @@ class ListenerTestCase(testtools.TestCase):
     def setUp(self):
         super().setUp()
         if self.info is None:
-            self.skipTest('local cloud not up (%s missing)' % INFO_FILE)
+            # Raises LocalCloudNotRunning with the command that starts it:
+            # a functional test must fail, not skip, without its cloud.
+            self.useFixture(localcloud_fixture.LocalCloud())
         self.tmp = self.useFixture(__import__('fixtures').TempDir()).path
         self.conf_file = self.write_config()
         self._configure_db_client()

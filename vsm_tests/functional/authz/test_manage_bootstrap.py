@@ -13,7 +13,7 @@
 """vsm-manage bootstrap and LimitChecker against the real local Keystone.
 
 Needs a running local cloud (``python -m vsm_devenv.localcloud up``);
-skips when ``$ROOT/etc/localcloud.json`` is absent. The cloud pre-creates
+fails, naming the command to run, when the local cloud is not up. The cloud pre-creates
 the vsm service, endpoint, roles and registered limit, so bootstrap must
 find everything and create nothing — twice.
 """
@@ -29,6 +29,7 @@ from oslo_config import fixture as config_fixture
 import testtools
 
 from vsm_authz import limits
+from vsm_devenv.localcloud import fixture as localcloud_fixture
 
 ROOT = os.environ.get('VSM_LOCALCLOUD_ROOT', '/var/tmp/vsm-localcloud')
 INFO_FILE = os.path.join(ROOT, 'etc', 'localcloud.json')
@@ -49,7 +50,8 @@ class LocalCloudTestCase(testtools.TestCase):
         super().setUp()
         self.info = _info()
         if self.info is None:
-            self.skipTest('local cloud not up (%s absent)' % INFO_FILE)
+            # Raises LocalCloudNotRunning with the command that starts it.
+            self.useFixture(localcloud_fixture.LocalCloud())
 
 
 class TestBootstrap(LocalCloudTestCase):
