@@ -9,7 +9,7 @@ APT_PACKAGES="
     rabbitmq-server mariadb-server nfs-common curl bc
     qemu-system-x86 qemu-utils busybox-static socat cpio zstd kmod
     python3.11 e2fsprogs xfsprogs btrfs-progs lvm2 cloud-guest-utils
-    fdisk util-linux
+    fdisk util-linux librsvg2-bin
 "
 
 missing=""

@@ -529,38 +529,6 @@ class Cloud:
         return path
 
 
-_SHIM_NOTE = (
-    '# Written by vsm_devenv.closedloop.ensure_qmp_driver_importable: Nova 34\n'
-    "# loads compute_driver as 'nova.virt.' + compute_driver only, so the\n"
-    '# test driver vsm_devenv.nova_driver.QMPFakeDriver needs this alias.\n')
-
-
-def ensure_qmp_driver_importable(venv):
-    """Make ``compute_driver = vsm_devenv.nova_driver.QMPFakeDriver`` load.
-
-    nova.virt.driver.load_compute_driver imports
-    ``'nova.virt.' + compute_driver`` and nothing else, so the test driver
-    must also exist as ``nova.virt.vsm_devenv.nova_driver``: this writes a
-    two-line alias package into the services venv's ``nova/virt``.
-    Returns True if it wrote anything.
-    """
-    import glob
-    pkgs = glob.glob(os.path.join(venv, 'lib', 'python3*', 'site-packages',
-                                  'nova', 'virt'))
-    wrote = False
-    for virt in pkgs:
-        alias = os.path.join(virt, 'vsm_devenv')
-        files = {'__init__.py': _SHIM_NOTE,
-                 'nova_driver.py': _SHIM_NOTE + 'from vsm_devenv.nova_driver '
-                 'import QMPFakeDriver  # noqa: F401\n'}
-        for name, text in files.items():
-            path = os.path.join(alias, name)
-            if not os.path.exists(path):
-                _write(path, text)
-                wrote = True
-    return wrote
-
-
 def cloud_state(root=None):
     """'qmp' if a local cloud with the QMP driver is up, 'other', or None."""
     layout = layout_mod.Layout(root)
@@ -579,10 +547,7 @@ def prepare_cloud(log_path=None, say=None, root=None):
     """Make sure the local cloud runs with the QMP driver; True if started.
 
     A running cloud is reused (nova-compute switched to the QMP driver if
-    needed); else a fresh one is brought up -- first with the plain fake
-    driver if the services venv does not exist yet, because the QMP driver
-    needs an alias inside the venv's Nova
-    (:func:`ensure_qmp_driver_importable`).
+    needed); else a fresh one is brought up with it.
     """
     say = say or (lambda text: LOG.info('%s', text))
     layout = layout_mod.Layout(root)
@@ -610,9 +575,6 @@ def prepare_cloud(log_path=None, say=None, root=None):
         say('Starting a local OpenStack cloud (Keystone, Nova, Cinder, '
             'Neutron, Placement, RabbitMQ, MariaDB) on 127.0.0.1; the '
             'first run installs packages (a few minutes)...')
-    if state is None and not layout.venv_bin('nova-compute').exists():
-        localcloud('up')
-    ensure_qmp_driver_importable(str(layout.venv))
     localcloud('up', '--reuse', '--nova-driver', 'qmp')
     say('Local cloud up.')
     return state is None

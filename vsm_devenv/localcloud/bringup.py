@@ -184,6 +184,8 @@ def _start_nova_compute(layout, options, timeout=120):
         'nova-conductor',
     )
     services.wait_api('placement_api')
+    if options.nova_driver == 'qmp':
+        install.install_qmp_driver_alias(str(layout.venv))
     services.start_daemon(
         layout, 'nova-compute', extra_pythonpath=options.nova_driver == 'qmp'
     )
@@ -254,6 +256,8 @@ def switch_nova_driver(layout, options, cloud, log=print, timeout=120):
         "WHERE `binary` = 'nova-compute' AND deleted = 0"
     )
     before = services.mariadb_client(layout, sql).stdout
+    if options.nova_driver == 'qmp':
+        install.install_qmp_driver_alias(str(layout.venv))
     services.start_daemon(
         layout, 'nova-compute', extra_pythonpath=options.nova_driver == 'qmp'
     )

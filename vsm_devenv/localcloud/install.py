@@ -19,6 +19,7 @@ Run alone with ``python -m vsm_devenv.localcloud.install`` (same as the first
 phase of ``up``).
 """
 
+import glob
 import os
 import pathlib
 import shutil
@@ -156,6 +157,39 @@ def ensure_venv(layout, python=None, log=print):
     (layout.venv / MARKER).write_text(
         '\n'.join(sorted(lay.VENV_PACKAGES)) + '\n'
     )
+
+
+_SHIM_NOTE = (
+    '# Written by vsm_devenv.localcloud.install.install_qmp_driver_alias: Nova 34\n'
+    "# loads compute_driver as 'nova.virt.' + compute_driver only, so the\n"
+    '# test driver vsm_devenv.nova_driver.QMPFakeDriver needs this alias.\n')
+
+
+def install_qmp_driver_alias(venv):
+    """Make ``compute_driver = vsm_devenv.nova_driver.QMPFakeDriver`` load.
+
+    nova.virt.driver.load_compute_driver imports
+    ``'nova.virt.' + compute_driver`` and nothing else, so the test driver
+    must also exist as ``nova.virt.vsm_devenv.nova_driver``: this writes a
+    two-line alias package into the services venv's ``nova/virt``.
+    Returns True if it wrote anything.
+    """
+    pkgs = glob.glob(os.path.join(venv, 'lib', 'python3*', 'site-packages',
+                                  'nova', 'virt'))
+    wrote = False
+    for virt in pkgs:
+        alias = os.path.join(virt, 'vsm_devenv')
+        files = {'__init__.py': _SHIM_NOTE,
+                 'nova_driver.py': _SHIM_NOTE + 'from vsm_devenv.nova_driver '
+                 'import QMPFakeDriver  # noqa: F401\n'}
+        for name, text in files.items():
+            path = os.path.join(alias, name)
+            if not os.path.exists(path):
+                os.makedirs(alias, exist_ok=True)
+                with open(path, 'w') as f:
+                    f.write(text)
+                wrote = True
+    return wrote
 
 
 def main():
