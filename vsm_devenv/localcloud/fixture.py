@@ -344,9 +344,12 @@ class LocalCloud(fixtures.Fixture):
         from oslo_config import fixture as config_fixture
 
         conf = conf if conf is not None else cfg.CONF
-        self.useFixture(config_fixture.Config(conf)).set_config_files(
-            [self.oslo_limit_config]
-        )
+        self.useFixture(config_fixture.Config(conf))
+        # Not Config.set_config_files: it keeps the project name an earlier
+        # user of the global CONF gave (e.g. 'vsm'), and the file is then
+        # not read at all (RequiredOptError for auth_url).
+        conf(args=[], project=None,
+             default_config_files=[self.oslo_limit_config])
         return conf
 
     # ------------------------------------------------------------ messaging,

@@ -229,6 +229,12 @@ def start_api(layout, name, nice=0):
         '4',
         '--timeout',
         '120',
+        # gunicorn closes idle connections after 2 s by default, exactly
+        # the interval at which clients poll (openstacksdk wait_for_*):
+        # the client then reuses a socket the server is closing and gets
+        # RemoteDisconnected. Keep idle connections longer than any poll.
+        '--keep-alive',
+        '75',
         f'vsm_devenv.localcloud.wsgi:application("{name}")',
     ]
     procs.start(
