@@ -19,4 +19,3 @@ master_doc = 'index'
 source_suffix = '.rst'
 exclude_patterns = []
 html_theme = 'alabaster'
-html_static_path = ['_static']

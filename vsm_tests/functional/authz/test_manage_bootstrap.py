@@ -18,7 +18,6 @@ the vsm service, endpoint, roles and registered limit, so bootstrap must
 find everything and create nothing — twice.
 """
 
-import json
 import os
 import subprocess
 import sys
@@ -30,25 +29,15 @@ import testtools
 
 from vsm_authz import limits
 from vsm_devenv.localcloud import fixture as localcloud_fixture
+from vsm_tests.functional.authz import base
 
-ROOT = os.environ.get('VSM_LOCALCLOUD_ROOT', '/var/tmp/vsm-localcloud')
-INFO_FILE = os.path.join(ROOT, 'etc', 'localcloud.json')
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
-
-
-def _info():
-    try:
-        with open(INFO_FILE) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        return None
+REPO = base.REPO
 
 
 class LocalCloudTestCase(testtools.TestCase):
     def setUp(self):
         super().setUp()
-        self.info = _info()
+        self.info = base.load_info()
         if self.info is None:
             # Raises LocalCloudNotRunning with the command that starts it.
             self.useFixture(localcloud_fixture.LocalCloud())
