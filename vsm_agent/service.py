@@ -461,16 +461,23 @@ class Agent:
 
     # ------------------------------------------------------------- answers --
 
-    def _seed_from_metadata(self, now) -> None:
-        """At start-up: adopt seq and answers Nova holds that we lack."""
+    def _read_metadata(self, now):
+        """The server's metadata, or None while reads back off or fail."""
         if not self.read_backoff.ready(now):
-            return
+            return None
         try:
             meta = self.channel.read_metadata()
         except channel_mod.ChannelError as exc:
             self._read_failed(exc)
-            return
+            return None
         self._read_ok()
+        return meta
+
+    def _seed_from_metadata(self, now) -> None:
+        """At start-up: adopt seq and answers Nova holds that we lack."""
+        meta = self._read_metadata(now)
+        if meta is None:
+            return
         self._meta_seeded = True
         for volume_id, entry in protocol.read_metadata(meta).items():
             if not volume_id or volume_id not in self.known_volume_ids():
@@ -506,14 +513,11 @@ class Agent:
             at = self._next_read.setdefault(volume_id, now)
             if now >= at:
                 due.append(vs)
-        if not due or not self.read_backoff.ready(now):
+        if not due:
             return
-        try:
-            meta = self.channel.read_metadata()
-        except channel_mod.ChannelError as exc:
-            self._read_failed(exc)
+        meta = self._read_metadata(now)
+        if meta is None:
             return
-        self._read_ok()
         view = protocol.read_metadata(meta)
         for vs in due:
             self._apply_metadata(vs, meta, view.get(vs.volume_id), now)

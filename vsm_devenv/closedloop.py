@@ -743,6 +743,16 @@ def guest_statvfs(guest, mountpoint):
 # ---------------------------------------------------------- the listener --
 
 
+def _render_ini(sections):
+    """``{section: {option: value}}`` as the text of an INI file."""
+    lines = []
+    for section, opts in sections.items():
+        lines.append('[%s]' % section)
+        lines += ['%s = %s' % (k, v) for k, v in opts.items()]
+        lines.append('')
+    return '\n'.join(lines)
+
+
 def _write(path, text):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'w') as f:
@@ -834,12 +844,7 @@ class AuthzListener(fixtures.Fixture):
         }
         for section, opts in self.extra.items():
             sections.setdefault(section, {}).update(opts)
-        lines = []
-        for section, opts in sections.items():
-            lines.append('[%s]' % section)
-            lines += ['%s = %s' % (k, v) for k, v in opts.items()]
-            lines.append('')
-        return '\n'.join(lines)
+        return _render_ini(sections)
 
     def _setUp(self):
         os.makedirs(self.workdir, exist_ok=True)
@@ -1415,12 +1420,7 @@ class ClosedLoop(fixtures.Fixture):
         for source in (self.agent_options, overrides or {}):
             for section, opts in source.items():
                 sections.setdefault(section, {}).update(opts)
-        lines = []
-        for section, opts in sections.items():
-            lines.append('[%s]' % section)
-            lines += ['%s = %s' % (k, v) for k, v in opts.items()]
-            lines.append('')
-        return '\n'.join(lines)
+        return _render_ini(sections)
 
     def start_agent(self, overrides=None, fresh_state=False, wait=True):
         """Write vsm-agent.conf into the guest and start ``vsm-agent run``.
