@@ -56,6 +56,8 @@ import threading
 import time
 import uuid
 
+from vsm_tests import httpjson
+
 GIB = 1024 ** 3
 MIB = 1024 ** 2
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -214,16 +216,9 @@ def bench_detection(trials):
     return results
 
 
-class _Metadata(http.server.BaseHTTPRequestHandler):
+class _Metadata(httpjson.JsonHandler):
     def do_GET(self):
-        body = json.dumps({'uuid': str(uuid.UUID(int=1)), 'meta': {}}).encode()
-        self.send_response(200)
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.send_json(200, {'uuid': str(uuid.UUID(int=1)), 'meta': {}})
 
 
 def _proc_cpu_rss(pid):

@@ -57,6 +57,7 @@ import typing
 import urllib.parse
 
 from vsm_agent import protocol
+from vsm_tests import httpjson
 
 TOKEN = 'standin-token'
 
@@ -211,22 +212,11 @@ class StandIn:
             self._respond(req, R.EXTENDED, req.requested_gb, 'ok')
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(httpjson.JsonHandler):
     owner: StandIn = None
     protocol_version = 'HTTP/1.1'
 
-    def log_message(self, *args):
-        pass
-
-    def _reply(self, code, body=None, headers=()):
-        data = json.dumps(body).encode() if body is not None else b''
-        self.send_response(code)
-        self.send_header('Content-Type', 'application/json')
-        self.send_header('Content-Length', str(len(data)))
-        for name, value in headers:
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+    _reply = httpjson.JsonHandler.send_json
 
     def _body(self):
         length = int(self.headers.get('Content-Length') or 0)
@@ -248,6 +238,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._reply(404, {'itemNotFound': {'message': 'no such server'}})
             return False, None
         return m.group(1), m.group(2) or ''
+
+    def _authorized_server(self):
+        """``(server_id, rest of path)``, or ``(None, None)`` once answered."""
+        server, rest = self._server_path()
+        if server is False:
+            return None, None
+        if server is None:
+            self._reply(404, {'error': 'not found'})
+            return None, None
+        if not self._authorized():
+            return None, None
+        return server, rest
 
     def do_POST(self):
         if self.path.rstrip('/') == '/v3/auth/tokens':
@@ -292,12 +294,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                              'serial': v, 'tags': ['data']}
                             for v in self.owner.volumes]})
             return
-        server, rest = self._server_path()
-        if server is False:
-            return
-        if server is None or not self._authorized():
-            if server is None:
-                self._reply(404, {'error': 'not found'})
+        server, rest = self._authorized_server()
+        if server is None:
             return
         if rest == '/metadata':
             self._reply(200, {'metadata': dict(self.owner.metadata)})
@@ -309,12 +307,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._reply(404, {'error': 'not found'})
 
     def do_PUT(self):
-        server, rest = self._server_path()
-        if server is False:
-            return
-        if server is None or not self._authorized():
-            if server is None:
-                self._reply(404, {'error': 'not found'})
+        server, rest = self._authorized_server()
+        if server is None:
             return
         m = re.match(r'^/metadata/(.+)$', rest)
         if not m:

@@ -27,24 +27,17 @@ from vsm_devenv.guest import disks
 from vsm_devenv.guest import fixture
 from vsm_devenv.guest import harness
 from vsm_devenv.guest import layouts
+from vsm_tests import httpjson
 
 DISK_SIZE = 512 * disks.MiB
 GROWTH = 512 * disks.MiB
 METADATA = {'uuid': 'c5e2a0f8-0000-4000-8000-000000000001', 'meta': {'vsm:test': 'yes'}}
 
 
-class _MetadataHandler(http.server.BaseHTTPRequestHandler):
+class _MetadataHandler(httpjson.JsonHandler):
     def do_GET(self):
         self.server.paths.append(self.path)
-        body = json.dumps(METADATA).encode()
-        self.send_response(200)
-        self.send_header('Content-Type', 'application/json')
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.send_json(200, METADATA)
 
 
 class GuestHarnessTest(testtools.TestCase):

@@ -26,6 +26,7 @@ from vsm_agent import discovery
 from vsm_agent import grow
 from vsm_agent import state
 from vsm_agent import uevents
+from vsm_tests import httpjson
 
 VOL = '6f1c2a4e-0b8d-4c1e-9a57-3d2f00c1ab42'
 
@@ -224,18 +225,11 @@ class TestBackoff(testtools.TestCase):
         self.assertTrue(b.ready(0))
 
 
-class _StandIn(http.server.BaseHTTPRequestHandler):
+class _StandIn(httpjson.JsonHandler):
     document = {}
 
     def do_GET(self):
-        body = json.dumps(self.document).encode()
-        self.send_response(200)
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.send_json(200, self.document)
 
 
 class TestChannelReads(testtools.TestCase):

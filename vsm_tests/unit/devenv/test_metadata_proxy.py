@@ -11,6 +11,7 @@ import urllib.request
 import testtools
 
 from vsm_devenv.localcloud import metadata_proxy
+from vsm_tests import httpjson
 
 
 class _Upstream(http.server.ThreadingHTTPServer):
@@ -20,19 +21,11 @@ class _Upstream(http.server.ThreadingHTTPServer):
         self.seen = []
         outer = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(httpjson.JsonHandler):
             def do_GET(self):
                 outer.seen.append((self.path, self.headers))  # any case
                 status = 404 if self.path.endswith('/missing') else 200
-                body = json.dumps({'meta': {'vsm:k': 'v'}}).encode()
-                self.send_response(status)
-                self.send_header('Content-Type', 'application/json')
-                self.send_header('Content-Length', str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
+                self.send_json(status, {'meta': {'vsm:k': 'v'}})
 
         super().__init__(('127.0.0.1', 0), Handler)
         threading.Thread(target=self.serve_forever, daemon=True).start()
