@@ -54,6 +54,7 @@ this extend in Cinder's size and quota usage.
 import dataclasses
 import logging
 import time
+import typing
 
 from oslo_config import cfg
 
@@ -115,13 +116,16 @@ class Extender:
         self._clock = clock
 
     def extend(self, volume_id: str, target_gb: int, issue: bool = True,
-               request_id: str = '') -> ExtendOutcome:
+               request_id: str = '',
+               volume: typing.Optional[dict] = None) -> ExtendOutcome:
         """Bring the volume to ``target_gb``.
 
         :param issue: False to only wait for (or observe) an extend issued
             earlier, e.g. when resuming after a crash.
+        :param volume: the volume as Cinder showed it under the same locks
+            (the decision's read); None reads it first.
         """
-        volume = self._get(volume_id)
+        volume = volume or self._get(volume_id)
         size = int(volume['size'])
         if size >= target_gb and volume['status'] in _DONE_STATUSES:
             LOG.info('Volume %s already has %d GB (target %d), request %s',

@@ -32,14 +32,14 @@ from vsm_authz.cmd import manage
 from vsm_authz import conf as vsm_conf
 from vsm_authz import execute
 from vsm_authz import expansion_policy
+from vsm_authz import facts
 from vsm_authz import limits
 from vsm_authz import listener
 from vsm_authz import locks
 from vsm_authz import pipeline
 from vsm_authz import reconcile
-from vsm_authz import validation
 
-_MODULES = (vsm_conf, listener, cmd_listener, pipeline, validation, clouds,
+_MODULES = (vsm_conf, listener, cmd_listener, pipeline, facts, clouds,
             execute, reconcile, expansion_policy, limits, locks, manage)
 
 

@@ -68,6 +68,7 @@ from vsm_agent import protocol
 from vsm_authz import clouds
 from vsm_authz.db import api as db_api
 from vsm_authz import execute
+from vsm_authz import facts
 from vsm_authz import locks as vsm_locks
 from vsm_authz import validation
 
@@ -206,7 +207,6 @@ class Pipeline:
 
     def __init__(self, conf: cfg.ConfigOpts, nova: clouds.NovaClient,
                  cinder: clouds.CinderClient, locks, engine, notifier,
-                 validator: typing.Optional[validation.Validator] = None,
                  extender: typing.Optional[execute.Extender] = None,
                  policy_for=None, db=db_api, clock=time.time):
         self.conf = conf
@@ -215,13 +215,12 @@ class Pipeline:
         self.locks = locks
         self.engine = engine
         self.notifier = notifier
-        self.validator = validator or validation.Validator(conf, nova, cinder)
+        self.validator = validation.Validator(nova)
+        self.facts = facts.Gatherer(conf, cinder, policy_for, db, clock)
         self.extender = extender or execute.Extender(conf, cinder)
-        self.policy_for = policy_for or (lambda project_id: None)
         self.db = db
         self.clock = clock
         self.projects = frozenset(conf.pipeline.projects)
-        self.not_in_use_retry = conf.pipeline.not_in_use_retry_seconds
         self._audited = _Once()
         self._local = threading.local()
 
@@ -361,7 +360,6 @@ class Pipeline:
 
     def _handle_request(self, server, request):
         volume_id, request_id = request.volume_id, request.request_id
-        created = False
         record = self.db.get_request(volume_id, request_id)
         if record is not None and record.server_id != server.server_id:
             self._audit_once(
@@ -374,13 +372,35 @@ class Pipeline:
             return None
         if record is None:
             try:
-                volume = self.validator.volume(server, volume_id)
-                size, rejection = volume.size_gb, None
+                self.validator.check_attached(server, volume_id)
             except validation.Rejection as exc:
-                if not exc.answerable:
-                    self._reject_unanswerable(server, request, exc)
-                    return None
-                size, rejection = exc.size_gb or 0, exc
+                self._reject_unanswerable(server, request, exc)
+                return None
+            return self._receive(server, request)
+        if record.final or record.state == db_api.PENDING:
+            return record
+        # A duplicate (or the notification of our own answer) for a record
+        # in flight: if its driver holds the volume lock it will answer;
+        # only a record nobody drives (a crash, a requeue) is ours to move.
+        return self.drive(record, request,
+                          volume_lock_timeout=BUSY_PROBE_SECONDS)
+
+    def _receive(self, server, request):
+        """Record a new request and drive it, under the locks from the one
+        Cinder read of the volume to the end of its extend."""
+        volume_id, request_id = request.volume_id, request.request_id
+        with self._locked(volume_id, server.project_id):
+            record = self.db.get_request(volume_id, request_id)
+            if record is not None:  # a duplicate recorded it meanwhile
+                return self._move_on(record, request)
+            volume = self.cinder.get_volume(volume_id)
+            try:
+                validation.check_cinder_volume(
+                    server.server_id, server.project_id, volume_id, volume)
+            except validation.Rejection as exc:
+                self._reject_unanswerable(server, request, exc)
+                return None
+            size = int(volume['size'])
             try:
                 record, created = self.db.record_request(
                     request, server.server_id, server.project_id, size)
@@ -410,21 +430,7 @@ class Pipeline:
                                       'want': request.requested_gb,
                                       'cur': request.current_gb,
                                       'size': size, 'why': request.reason})
-            if rejection is not None and record.state == db_api.RECEIVED:
-                with self._locked(record):
-                    return self._deny(record, rejection.reason,
-                                      rejection.message,
-                                      self._retry_after(rejection.reason),
-                                      size_gb=size)
-            if created:
-                return self.drive(record, request)
-        if record.final or record.state == db_api.PENDING:
-            return record
-        # A duplicate (or the notification of our own answer) for a record
-        # in flight: if its driver holds the volume lock it will answer;
-        # only a record nobody drives (a crash, a requeue) is ours to move.
-        return self.drive(record, request,
-                          volume_lock_timeout=BUSY_PROBE_SECONDS)
+            return self._move_on(record, request, volume)
 
     def _reject_unanswerable(self, server, request, exc) -> None:
         self._audit_once(
@@ -437,21 +443,15 @@ class Pipeline:
                     request.request_id, server.server_id, request.volume_id,
                     exc.message)
 
-    def _retry_after(self, reason):
-        if reason == protocol.Reason.NOT_IN_USE:
-            return int(self.clock()) + self.not_in_use_retry
-        return None
-
     # ------------------------------------------------------------ driving --
 
     @contextlib.contextmanager
-    def _locked(self, record, volume_lock_timeout=None):
+    def _locked(self, volume_id, project_id, volume_lock_timeout=None):
         # Volume first, then project: the one global order of
         # vsm_authz.locks (no deadlock), and a duplicate waiting for the
         # volume does not hold up the rest of the project.
-        with self.locks.volume(record.volume_id,
-                               timeout=volume_lock_timeout):
-            with self.locks.project(record.project_id):
+        with self.locks.volume(volume_id, timeout=volume_lock_timeout):
+            with self.locks.project(project_id):
                 yield
 
     def drive(self, record, request=None, volume_lock_timeout=None):
@@ -461,14 +461,10 @@ class Pipeline:
         driver holds the volume for longer: it is moving this record on.
         """
         try:
-            with self._locked(record, volume_lock_timeout):
-                record = self.db.get_request(record.volume_id,
-                                             record.request_id)
-                if record.state == db_api.RECEIVED:
-                    record = self._decide(record, request)
-                if record.state in db_api.IN_FLIGHT_STATES:
-                    record = self._execute(record)
-                return record
+            with self._locked(record.volume_id, record.project_id,
+                              volume_lock_timeout):
+                return self._move_on(self.db.get_request(
+                    record.volume_id, record.request_id), request)
         except vsm_locks.LockTimeout:
             if volume_lock_timeout is None:
                 raise
@@ -478,50 +474,29 @@ class Pipeline:
 
     resume = drive
 
-    def _request_of(self, record):
-        return protocol.ExpansionRequest(
-            volume_id=record.volume_id, request_id=record.request_id,
-            seq=record.seq, state=protocol.RequestState.REQUESTED,
-            current_gb=record.guest_current_gb,
-            requested_gb=record.requested_gb,
-            timestamp=record.request_timestamp,
-            reason=record.request_reason)
+    def _move_on(self, record, request=None, volume=None):
+        """Under the locks: decide, then extend. ``volume`` is Cinder's
+        view of the volume read under these locks, if any."""
+        if record.state == db_api.RECEIVED:
+            if volume is None:
+                volume = self.cinder.get_volume(record.volume_id)
+                try:
+                    validation.check_cinder_volume(
+                        record.server_id, record.project_id,
+                        record.volume_id, volume)
+                except validation.Rejection:
+                    return self._deny(record, protocol.Reason.NOT_ATTACHED,
+                                      'volume no longer attached to the '
+                                      'server')
+            record = self._decide(self.facts.context(record, request,
+                                                     volume), record)
+        else:
+            volume = None  # read before this driver held the locks
+        if record.state in db_api.IN_FLIGHT_STATES:
+            record = self._execute(record, volume)
+        return record
 
-    def _decide(self, record, request):
-        from vsm_authz import rules
-
-        request = request or self._request_of(record)
-        volume = self.cinder.get_volume(record.volume_id)
-        if volume is None or record.server_id not in \
-                clouds.volume_attached_servers(volume):
-            return self._deny(record, protocol.Reason.NOT_ATTACHED,
-                              'volume no longer attached to the server')
-        facts = validation.CinderVolume(
-            volume_id=record.volume_id, project_id=record.project_id,
-            server_id=record.server_id, size_gb=int(volume['size']),
-            status=volume.get('status'),
-            volume_type=volume.get('volume_type'),
-            host=volume.get('os-vol-host-attr:host'))
-        try:
-            self.validator.check_extendable(facts)
-            self.validator.check_size(request, facts)
-        except validation.Rejection as exc:
-            return self._deny(record, exc.reason, exc.message,
-                              self._retry_after(exc.reason),
-                              size_gb=facts.size_gb)
-        original = self.db.original_size(record.volume_id) or facts.size_gb
-        context = rules.DecisionContext(
-            request=request,
-            volume=rules.VolumeFacts(
-                volume_id=record.volume_id, project_id=record.project_id,
-                server_id=record.server_id, size_gb=facts.size_gb,
-                volume_type=facts.volume_type, status=facts.status,
-                original_size_gb=original),
-            quota=self.cinder.quota_set(record.project_id),
-            volume_history=self.db.grant_history(record.volume_id),
-            project_usage_gb=self.project_usage_gb(record.project_id),
-            policy=self.policy_for(record.project_id),
-            now=self._now_datetime())
+    def _decide(self, context, record):
         decision = self.engine.decide(context)
         LOG.info('Decision for request %s (server %s volume %s): %s %s GB, '
                  '%s (%s)', record.request_id, record.server_id,
@@ -535,7 +510,7 @@ class Pipeline:
                               'size_gb': decision.size_gb,
                               'rule': decision.rule,
                               'message': decision.message,
-                              'cinder_size_gb': facts.size_gb})
+                              'cinder_size_gb': context.volume.size_gb})
         if decision.outcome == 'grant':
             return self._grant(record, decision)
         if decision.outcome == 'pending':
@@ -547,17 +522,8 @@ class Pipeline:
             return record
         # deny (dry-run grants come back from the engine as denials)
         return self._deny(record, decision.reason, decision.message,
-                          decision.retry_after, size_gb=facts.size_gb)
-
-    def project_usage_gb(self, project_id: str) -> int:
-        """GB of every volume of the project, as Cinder counts them now
-        (what ``vsm_storage_gigabytes`` limits)."""
-        return sum(int(v.get('size') or 0)
-                   for v in self.cinder.project_volumes(project_id))
-
-    def _now_datetime(self):
-        import datetime
-        return datetime.datetime.utcfromtimestamp(self.clock())
+                          decision.retry_after,
+                          size_gb=context.volume.size_gb)
 
     def _transition(self, record, state, **fields):
         expected = fields.pop('expected_states', (record.state,))
@@ -609,13 +575,14 @@ class Pipeline:
         self.notifier.granted(record)
         return record
 
-    def _execute(self, record):
+    def _execute(self, record, volume=None):
         if record.state == db_api.GRANTED:
             record = self._transition(record, db_api.EXTENDING)
             if record.state != db_api.EXTENDING:
                 return record
         outcome = self.extender.extend(record.volume_id, record.granted_gb,
-                                       request_id=record.request_id)
+                                       request_id=record.request_id,
+                                       volume=volume)
         if outcome.extended:
             record = self._transition(record, db_api.EXTENDED,
                                       final_size_gb=outcome.size_gb)

@@ -42,11 +42,11 @@ from oslo_log import log as oslo_log
 from vsm_authz import clouds
 from vsm_authz.db import api as db_api
 from vsm_authz import execute
+from vsm_authz import facts
 from vsm_authz import listener
 from vsm_authz import notifier as vsm_notifier
 from vsm_authz import pipeline
 from vsm_authz import reconcile
-from vsm_authz import validation
 
 LOG = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     """Every option the listener process reads."""
     db_api.register_opts(conf)
     clouds.register_opts(conf)
-    validation.register_opts(conf)
+    facts.register_opts(conf)
     execute.register_opts(conf)
     pipeline.register_opts(conf)
     listener.register_opts(conf)

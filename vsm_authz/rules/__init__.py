@@ -12,7 +12,8 @@
 
 """The decision engine: should this expansion request be granted?
 
-Contract with the pipeline::
+Contract with the pipeline (:class:`vsm_authz.facts.Gatherer` builds the
+context from one read of the volume)::
 
     from vsm_authz import rules
     from vsm_authz import expansion_policy
@@ -23,7 +24,8 @@ Contract with the pipeline::
         volume=rules.VolumeFacts(volume_id, project_id, server_id,
                                  size_gb=cinder_size, volume_type=vtype,
                                  status='in-use',
-                                 original_size_gb=db_api.original_size(vol)),
+                                 original_size_gb=db_api.original_size(vol),
+                                 host=host, online_extend_support=None),
         quota=cinder_quota_set,                # os-quota-sets?usage=True
         volume_history=db_api.grant_history(vol, since=None),
         project_usage_gb=sum_of_project_volume_sizes,

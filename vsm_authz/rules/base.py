@@ -13,10 +13,10 @@
 """The decision engine's data types and the :class:`Rule` base class.
 
 Everything here is plain data: rules never touch the database, Nova or
-Cinder; the pipeline gathers the facts into a :class:`DecisionContext`
-and the rules only read it. (The unified-limit rule is the exception
-that proves it: it asks Keystone through an injected
-:class:`vsm_authz.limits.LimitChecker`.)
+Cinder; :mod:`vsm_authz.facts` gathers the facts into a
+:class:`DecisionContext` once per decision and the rules only read it.
+(The unified-limit rule is the exception that proves it: it asks
+Keystone through an injected :class:`vsm_authz.limits.LimitChecker`.)
 
 Times are naive UTC datetimes (``oslo_utils.timeutils.utcnow()``, what
 the database stores); aware datetimes are accepted and converted.
@@ -51,6 +51,11 @@ class VolumeFacts:
     status: str
     #: Size when VSM first saw the volume (``db_api.original_size``).
     original_size_gb: int
+    #: Cinder host ``host@backend#pool`` (admin view attribute).
+    host: typing.Optional[str] = None
+    #: Can the back end extend attached volumes? None when nobody says
+    #: (the extend is attempted and its failure handled).
+    online_extend_support: typing.Optional[bool] = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -117,10 +117,12 @@ class Engine:
             rule='dry_run', would_grant_gb=decision.size_gb)
 
 
-def default_rules(checker=None):
+def default_rules(checker=None,
+                  not_in_use_retry_seconds=size.TRANSIENT_RETRY_SECONDS):
     """The rules in their default order; ``checker`` None leaves out the
     Keystone limit."""
-    rules = [size.RequestSanityRule(), size.StepRule(), size.MaxSizeRule(),
+    rules = [size.RequestSanityRule(not_in_use_retry_seconds),
+             size.StepRule(), size.MaxSizeRule(),
              rate.CooldownRule(), rate.RateCapRule(), rate.RunawayRule(),
              quota.CinderQuotaRule()]
     if checker is not None:
@@ -136,10 +138,13 @@ def build_engine(conf, enforcer=None) -> Engine:
         with its ``check``); default: a real one when ``[unified_limits]
         enabled`` (the default).
     """
+    from vsm_authz import pipeline
     vsm_limits.register_opts(conf)
+    pipeline.register_opts(conf)
     if enforcer is None and conf.unified_limits.enabled:
         enforcer = vsm_limits.LimitChecker(conf)
     if enforcer is None:
         LOG.warning('[unified_limits] enabled = False: grants are bounded '
                     'by the expansion policy and Cinder quotas only')
-    return Engine(default_rules(enforcer))
+    return Engine(default_rules(
+        enforcer, conf.pipeline.not_in_use_retry_seconds))

@@ -19,19 +19,24 @@ from vsm_authz.rules import base
 TRANSIENT_STATUSES = frozenset({'extending', 'attaching', 'detaching',
                                 'reserved', 'backing-up', 'retyping',
                                 'maintenance'})
+#: Default of ``[pipeline] not_in_use_retry_seconds``.
 TRANSIENT_RETRY_SECONDS = 60
 
 
 class RequestSanityRule(base.Rule):
-    """The volume must be attached and smaller than the size asked for.
+    """The volume must be attached, extendable online and smaller than
+    the size asked for.
 
     ============================== ======================================
     fact                            decision
     ============================== ======================================
-    status is transient             deny ``not_in_use``, retry in 60 s
-    (``extending``, ``attaching``…)
+    status is transient             deny ``not_in_use``, retry in
+    (``extending``, ``attaching``…) ``retry_seconds`` (``[pipeline]
+                                    not_in_use_retry_seconds``, 60 s)
     status is anything else but     deny ``not_in_use`` (stop)
     ``in-use``
+    the back end cannot extend      deny ``no_online_extend`` (stop)
+    attached volumes
     want <= Cinder size             deny ``size_mismatch``: the volume is
                                     already that large (the guest missed
                                     a grow; it should rescan, not ask)
@@ -43,17 +48,25 @@ class RequestSanityRule(base.Rule):
 
     name = 'sanity'
 
+    def __init__(self, retry_seconds=TRANSIENT_RETRY_SECONDS):
+        self.retry_seconds = retry_seconds
+
     def apply(self, ctx, target_gb):
         volume = ctx.volume
         if volume.status != 'in-use':
             retry = None
             if volume.status in TRANSIENT_STATUSES:
-                retry = base.to_epoch(ctx.now) + TRANSIENT_RETRY_SECONDS
+                retry = base.to_epoch(ctx.now) + self.retry_seconds
             return self.deny(
                 ctx, protocol.Reason.NOT_IN_USE,
                 'volume %s is %s, not in-use: only attached volumes are '
                 'extended online' % (volume.volume_id, volume.status),
                 retry_after=retry)
+        if volume.online_extend_support is False:
+            return self.deny(
+                ctx, protocol.Reason.NO_ONLINE_EXTEND,
+                'the back end of volume %s (%s) cannot extend attached '
+                'volumes' % (volume.volume_id, volume.host))
         if ctx.request.requested_gb <= volume.size_gb:
             return self.deny(
                 ctx, protocol.Reason.SIZE_MISMATCH,

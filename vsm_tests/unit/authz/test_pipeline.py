@@ -13,12 +13,14 @@
 """The pipeline on fake clouds and a real SQLite database."""
 
 import threading
+import time
 
 from vsm_agent import protocol
 from vsm_authz import clouds
 from vsm_authz.db import api as db_api
 from vsm_authz import execute
 from vsm_authz import pipeline
+from vsm_authz import rules
 from vsm_tests.unit.authz import test_pipeline_fakes as fakes
 
 R = protocol.ResponseState
@@ -45,6 +47,46 @@ class TestGrant(fakes.FlowTestCase):
         self.assertEqual(['granted'], self.notifier.events())
         self.assertIn('request.granted', self.audit_events())
         self.assertIn('extend.done', self.audit_events())
+
+    def test_one_request_reads_the_volume_once_before_the_extend(self):
+        server, volume = self.server_with_volume(10)
+        self.write_request(server, volume, want=12)
+        reads_before_extend = []
+        extend_volume = self.cinder.extend_volume
+
+        def extend(*args):
+            reads_before_extend.append(self.cinder.calls['get_volume'])
+            return extend_volume(*args)
+        self.cinder.extend_volume = extend
+        self.notify(server)
+        self.assertEqual([1], reads_before_extend)
+        # Every call to the clouds for the whole request: Nova reads the
+        # server and its attachments once and takes two answers (granted,
+        # extended); Cinder is read once before the extend and once after
+        # it (the extend completes on the next read); Keystone is asked
+        # once about the limit.
+        self.assertEqual({'get_server': 1, 'attached_volume_ids': 1,
+                          'put_metadata_item': 2}, dict(self.nova.calls))
+        self.assertEqual({'get_volume': 2, 'quota_set': 1,
+                          'project_volumes': 1, 'pools': 1,
+                          'volume_type': 1, 'extend_volume': 1},
+                         dict(self.cinder.calls))
+        self.assertEqual(1, self.checker.calls)
+
+    def test_not_in_use_retry_time_from_config(self):
+        self.conf.set_override('not_in_use_retry_seconds', 45,
+                               group='pipeline')
+        self.flow.engine = rules.build_engine(self.conf,
+                                              enforcer=self.checker)
+        server, volume = self.server_with_volume(10)
+        self.cinder.volumes[volume]['status'] = 'attaching'
+        self.write_request(server, volume, want=12)
+        before = int(time.time())
+        self.notify(server)
+        answer = self.nova.responses(server, volume)
+        self.assertEqual('not_in_use', answer.reason)
+        self.assertIn(answer.retry_after - before, (45, 46))
+        self.assertEqual(1, self.cinder.calls['get_volume'])
 
     def test_duplicate_notifications_extend_once(self):
         server, volume = self.server_with_volume(10)
@@ -242,7 +284,7 @@ class TestDeny(fakes.FlowTestCase):
     def test_backend_in_config_deny_list(self):
         self.conf.set_override('no_online_extend_backends', ['nfs'],
                                group='validation')
-        self.flow.validator.no_online_extend = {'nfs'}
+        self.flow.facts.no_online_extend = {'nfs'}
         server = self.nova.add_server()
         volume = self.cinder.add_volume(self.nova, server, 10,
                                         host='h@nfs#nfs')

@@ -114,6 +114,7 @@ class FakeCinder:
         self.messages = []
         self.unavailable = False
         self.lock = threading.Lock()
+        self.calls = collections.Counter()
 
     def add_volume(self, nova, server_id, size=10, project_id=PROJECT,
                    status='in-use', host='host@fake#fake'):
@@ -132,6 +133,7 @@ class FakeCinder:
             raise clouds.CloudUnavailable('cinder down')
 
     def get_volume(self, volume_id):
+        self.calls['get_volume'] += 1
         self._check()
         with self.lock:
             volume = self.volumes.get(volume_id)
@@ -154,6 +156,7 @@ class FakeCinder:
             return dict(volume)
 
     def extend_volume(self, volume_id, new_size_gb):
+        self.calls['extend_volume'] += 1
         self._check()
         with self.lock:
             volume = self.volumes[volume_id]
@@ -168,6 +171,7 @@ class FakeCinder:
             self.extends.append((volume_id, new_size_gb))
 
     def quota_set(self, project_id):
+        self.calls['quota_set'] += 1
         self._check()
         quota = {k: dict(v) for k, v in self.quota.items()}
         quota['gigabytes']['in_use'] = self.usage(project_id)
@@ -178,18 +182,22 @@ class FakeCinder:
                    if v['os-vol-tenant-attr:tenant_id'] == project_id)
 
     def project_volumes(self, project_id):
+        self.calls['project_volumes'] += 1
         self._check()
         return [dict(v) for v in self.volumes.values()
                 if v['os-vol-tenant-attr:tenant_id'] == project_id]
 
     def pools(self):
+        self.calls['pools'] += 1
         return [{'name': name, 'capabilities': caps}
                 for name, caps in self.pool_caps.items()]
 
     def volume_type(self, name):
+        self.calls['volume_type'] += 1
         return self.types.get(name)
 
     def user_messages(self, volume_id):
+        self.calls['user_messages'] += 1
         return list(self.messages)
 
 
@@ -240,8 +248,10 @@ class FakeLimitChecker:
 
     def __init__(self, limit=None):
         self.limit = limit
+        self.calls = 0
 
     def check(self, project_id, current_usage_gb, delta_gb):
+        self.calls += 1
         from vsm_authz import limits
         if self.limit is not None and current_usage_gb + delta_gb > \
                 self.limit:
