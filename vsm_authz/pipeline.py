@@ -47,24 +47,25 @@ a redelivered message, the reconciliation, or a restarted worker finish a
 crashed worker's job, and the compare-and-set transitions make a second
 driver harmless.
 
+Answers are written and re-asserted by :mod:`vsm_authz.answers`, one
+:class:`vsm_authz.answers.Answers` per pass over a server.
+
 Errors: :class:`Transient` (and :class:`vsm_authz.clouds.CloudUnavailable`,
 :class:`vsm_authz.execute.ExtendBusy`, a lock timeout) mean "try this
 notification again later"; the listener requeues. Everything else about a
 request is an answer, written to ``vsm:resp:`` and the audit log.
 """
 
-import calendar
-import collections
 import contextlib
-import logging
-import re
-import threading
 import time
 import typing
 
 from oslo_config import cfg
+from oslo_log import log as logging
 
 from vsm_agent import protocol
+from vsm_authz import answers
+from vsm_authz import audit
 from vsm_authz import clouds
 from vsm_authz.db import api as db_api
 from vsm_authz import execute
@@ -89,21 +90,6 @@ pipeline_opts = [
 #: How long a duplicate waits for a volume lock before concluding that
 #: another driver is answering the request.
 BUSY_PROBE_SECONDS = 0.5
-
-#: Fixed id/seq used to answer a request whose own id/seq are unreadable.
-_UNKNOWN_ID = '0' * 32
-_ID_FIELD = re.compile(r'(?:^|;)id=([0-9a-f]{32})(?:;|$)')
-_SEQ_FIELD = re.compile(r'(?:^|;)seq=([1-9][0-9]{0,9})(?:;|$)')
-
-_RESPONSE_STATE = {
-    db_api.PENDING: protocol.ResponseState.PENDING,
-    db_api.GRANTED: protocol.ResponseState.GRANTED,
-    db_api.EXTENDING: protocol.ResponseState.GRANTED,
-    db_api.EXTENDED: protocol.ResponseState.EXTENDED,
-    db_api.GROWN: protocol.ResponseState.EXTENDED,
-    db_api.DENIED: protocol.ResponseState.DENIED,
-    db_api.FAILED: protocol.ResponseState.FAILED,
-}
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
@@ -140,67 +126,6 @@ def is_transient(exc: BaseException) -> bool:
                                   'LimitServiceUnavailable')
 
 
-def _epoch(moment) -> int:
-    return calendar.timegm(moment.utctimetuple()) if moment else 0
-
-
-def response_for(record) -> typing.Optional[protocol.ExpansionResponse]:
-    """The ``vsm:resp:`` value the database says a record should have."""
-    state = _RESPONSE_STATE.get(record.state)
-    if state is None:  # received: nothing decided yet
-        return None
-    reason = record.reason or protocol.Reason.OK
-    if state is protocol.ResponseState.PENDING:
-        size = record.requested_gb
-    elif state is protocol.ResponseState.GRANTED:
-        size = record.granted_gb or record.requested_gb
-    elif state is protocol.ResponseState.EXTENDED:
-        size = record.final_size_gb or record.granted_gb
-        reason = protocol.Reason.OK
-    elif (state is protocol.ResponseState.FAILED
-          and record.reason == protocol.Reason.GROW_FAILED):
-        # The guest failed to grow; the service's answer stays "extended".
-        state, reason = protocol.ResponseState.EXTENDED, protocol.Reason.OK
-        size = record.final_size_gb or record.granted_gb
-    else:
-        size = record.final_size_gb or record.size_gb_at_request
-    return protocol.ExpansionResponse(
-        volume_id=record.volume_id, request_id=record.request_id,
-        seq=record.seq, state=state, size_gb=int(size or 0),
-        timestamp=_epoch(record.updated_at), reason=reason,
-        retry_after=record.retry_after if state is
-        protocol.ResponseState.DENIED else None)
-
-
-def same_answer(a: typing.Optional[protocol.ExpansionResponse],
-                b: typing.Optional[protocol.ExpansionResponse]) -> bool:
-    """Equal except for the timestamp."""
-    if a is None or b is None:
-        return a is b
-    return a.replace(timestamp=0) == b.replace(timestamp=0)
-
-
-class _Once:
-    """A small bounded memory of things already audited, so an invalid
-    value sitting in a server's metadata is audited once per worker, not
-    once per notification."""
-
-    def __init__(self, size=4096):
-        self._seen = collections.OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
-
-    def first(self, key) -> bool:
-        with self._lock:
-            if key in self._seen:
-                self._seen.move_to_end(key)
-                return False
-            self._seen[key] = True
-            if len(self._seen) > self._size:
-                self._seen.popitem(last=False)
-            return True
-
-
 class Pipeline:
     """One per worker process; thread safe (the listener's executor calls
     it from many threads)."""
@@ -209,7 +134,6 @@ class Pipeline:
                  cinder: clouds.CinderClient, locks, engine, notifier,
                  extender: typing.Optional[execute.Extender] = None,
                  policy_for=None, db=db_api, clock=time.time):
-        self.conf = conf
         self.nova = nova
         self.cinder = cinder
         self.locks = locks
@@ -221,8 +145,7 @@ class Pipeline:
         self.db = db
         self.clock = clock
         self.projects = frozenset(conf.pipeline.projects)
-        self._audited = _Once()
-        self._local = threading.local()
+        self.trail = audit.Trail(db)
 
     # ----------------------------------------------------------- entries --
 
@@ -241,10 +164,10 @@ class Pipeline:
         try:
             server = self.validator.server(server_id, project_id)
         except validation.Rejection as exc:
-            self._audit_once(('server', server_id, exc.reason),
-                             'request.rejected', server_id=server_id,
-                             project_id=project_id, reason=exc.reason,
-                             detail=exc.message)
+            self.trail.add('request.rejected', {'server_id': server_id,
+                                                'project_id': project_id},
+                           once=('server', server_id, exc.reason),
+                           reason=exc.reason, detail=exc.message)
             LOG.warning('Ignoring notification for server %s: %s',
                         server_id, exc.message)
             return
@@ -283,122 +206,107 @@ class Pipeline:
             if (request.state is not protocol.RequestState.REQUESTED
                     and record.state == db_api.EXTENDED):
                 return False  # an acknowledgement to record
-            if not same_answer(response_for(record), entry.response):
+            if not answers.same_answer(answers.response_for(record),
+                                       entry.response):
                 return False
         return True
 
     def _handle(self, server: validation.ServerFacts) -> None:
-        # What this pass wrote, so re-assertion compares with it and not
-        # with the metadata read before the pass.
-        self._local.written = {}
+        out = answers.Answers(self.nova)
         for volume_id, entry in protocol.read_metadata(
                 server.metadata).items():
             if not volume_id:
                 for key, error in entry.errors.items():
-                    self._audit_once(
-                        (server.server_id, key, server.metadata.get(key)),
-                        'request.invalid', server_id=server.server_id,
-                        project_id=server.project_id,
-                        reason=protocol.Reason.INVALID,
-                        detail={'key': key[:255], 'code': error.code,
-                                'error': str(error)})
+                    self.trail.add('request.invalid', audit.ids(server),
+                                   once=(server.server_id, key,
+                                         server.metadata.get(key)),
+                                   reason=protocol.Reason.INVALID,
+                                   detail={'key': key[:255], 'code': error.code,
+                                           'error': str(error)})
                 continue
-            self._handle_volume(server, entry)
+            self._handle_volume(server, entry, out)
 
-    def _handle_volume(self, server, entry: protocol.VolumeEntry) -> None:
+    def _handle_volume(self, server, entry: protocol.VolumeEntry,
+                       out: answers.Answers) -> None:
         request_key = protocol.REQUEST_PREFIX + entry.volume_id
         if request_key in entry.errors:
-            self._answer_invalid(server, entry, request_key)
+            self._answer_invalid(server, entry, request_key, out)
             return
         request = entry.request
         if request is None:
             return
         if request.state is protocol.RequestState.REQUESTED:
-            record = self._handle_request(server, request)
+            record = self._handle_request(server, request, out)
         else:
             record = self._handle_ack(server, request)
         if record is not None:
-            current = self._local.written.get(
-                (server.server_id, entry.volume_id), entry.response)
-            self._reassert(server, record, current)
+            out.reassert(server.server_id, record, entry.response)
 
-    # ----------------------------------------------------------- invalid --
-
-    def _answer_invalid(self, server, entry, key) -> None:
+    def _answer_invalid(self, server, entry, key, out) -> None:
         raw = server.metadata.get(key)
         error = entry.errors[key]
-        raw_text = raw if isinstance(raw, str) else ''
-        match_id = _ID_FIELD.search(raw_text)
-        match_seq = _SEQ_FIELD.search(raw_text)
-        request_id = match_id.group(1) if match_id else _UNKNOWN_ID
-        seq = int(match_seq.group(1)) if match_seq else 1
-        seq = min(seq, protocol.MAX_SEQ)
-        first = self._audited.first((server.server_id, key, raw))
+        first = self.trail.first((server.server_id, key, raw))
         attached = self.validator.is_attached(server, entry.volume_id)
         if first:
-            self.db.audit('request.invalid', request_id=request_id,
-                          volume_id=entry.volume_id,
-                          server_id=server.server_id,
-                          project_id=server.project_id,
-                          reason=protocol.Reason.INVALID,
-                          detail={'code': error.code, 'error': str(error),
-                                  'attached': attached})
+            answer = answers.invalid_answer(entry.volume_id, raw, 0, 0)
+            self.trail.add('request.invalid',
+                           audit.ids(server, entry.volume_id, answer.request_id),
+                           reason=protocol.Reason.INVALID,
+                           detail={'code': error.code, 'error': str(error),
+                                   'attached': attached})
             LOG.warning('Invalid request on server %s volume %s: %s',
                         server.server_id, entry.volume_id, error)
         if not attached:
             return
         volume = self.cinder.get_volume(entry.volume_id)
-        size = int(volume['size']) if volume else 0
-        answer = protocol.ExpansionResponse(
-            volume_id=entry.volume_id, request_id=request_id, seq=seq,
-            state=protocol.ResponseState.DENIED, size_gb=size,
-            timestamp=int(self.clock()), reason=protocol.Reason.INVALID)
-        if not same_answer(answer, entry.response):
-            self._write(server.server_id, answer)
+        answer = answers.invalid_answer(
+            entry.volume_id, raw, int(volume['size']) if volume else 0,
+            int(self.clock()))
+        if not answers.same_answer(answer, entry.response):
+            out.write(server.server_id, answer)
 
     # ---------------------------------------------------------- requests --
 
-    def _handle_request(self, server, request):
-        volume_id, request_id = request.volume_id, request.request_id
-        record = self.db.get_request(volume_id, request_id)
+    def _handle_request(self, server, request, out):
+        record = self.db.get_request(request.volume_id, request.request_id)
         if record is not None and record.server_id != server.server_id:
-            self._audit_once(
-                (server.server_id, request_id, 'foreign'), 'request.replayed',
-                request_id=request_id, volume_id=volume_id,
-                server_id=server.server_id, project_id=server.project_id,
-                reason=protocol.Reason.INVALID,
-                detail='request id already used on server %s'
-                       % record.server_id)
+            self.trail.add('request.replayed',
+                           audit.ids(server, request.volume_id, request.request_id),
+                           once=(server.server_id, request.request_id,
+                                 'foreign'), reason=protocol.Reason.INVALID,
+                           detail='request id already used on server %s'
+                                  % record.server_id)
             return None
         if record is None:
             try:
-                self.validator.check_attached(server, volume_id)
+                self.validator.check_attached(server, request.volume_id)
             except validation.Rejection as exc:
-                self._reject_unanswerable(server, request, exc)
+                self._reject(server, request, exc)
                 return None
-            return self._receive(server, request)
+            return self._receive(server, request, out)
         if record.final or record.state == db_api.PENDING:
             return record
         # A duplicate (or the notification of our own answer) for a record
         # in flight: if its driver holds the volume lock it will answer;
         # only a record nobody drives (a crash, a requeue) is ours to move.
         return self.drive(record, request,
-                          volume_lock_timeout=BUSY_PROBE_SECONDS)
+                          volume_lock_timeout=BUSY_PROBE_SECONDS, out=out)
 
-    def _receive(self, server, request):
+    def _receive(self, server, request, out):
         """Record a new request and drive it, under the locks from the one
         Cinder read of the volume to the end of its extend."""
         volume_id, request_id = request.volume_id, request.request_id
+        ids = audit.ids(server, volume_id, request_id)
         with self._locked(volume_id, server.project_id):
             record = self.db.get_request(volume_id, request_id)
             if record is not None:  # a duplicate recorded it meanwhile
-                return self._move_on(record, request)
+                return self._move_on(record, request, None, out)
             volume = self.cinder.get_volume(volume_id)
             try:
                 validation.check_cinder_volume(
                     server.server_id, server.project_id, volume_id, volume)
             except validation.Rejection as exc:
-                self._reject_unanswerable(server, request, exc)
+                self._reject(server, request, exc)
                 return None
             size = int(volume['size'])
             try:
@@ -407,13 +315,9 @@ class Pipeline:
             except (db_api.StaleRequest, db_api.ReplayedRequest) as exc:
                 event = ('request.stale' if isinstance(
                     exc, db_api.StaleRequest) else 'request.replayed')
-                self._audit_once((server.server_id, request_id, event),
-                                 event, request_id=request_id,
-                                 volume_id=volume_id,
-                                 server_id=server.server_id,
-                                 project_id=server.project_id,
-                                 reason=protocol.Reason.INVALID,
-                                 detail=str(exc))
+                self.trail.add(event, ids,
+                               once=(server.server_id, request_id, event),
+                               reason=protocol.Reason.INVALID, detail=str(exc))
                 LOG.warning('Server %s volume %s request %s: %s',
                             server.server_id, volume_id, request_id, exc)
                 return self.db.latest_request(volume_id)
@@ -422,23 +326,19 @@ class Pipeline:
                          'GB (Cinder: %d GB)', request_id, request.seq,
                          server.server_id, volume_id, request.requested_gb,
                          size)
-                self.db.audit('request.received', request_id=request_id,
-                              volume_id=volume_id,
-                              server_id=server.server_id,
-                              project_id=server.project_id,
-                              detail={'seq': request.seq,
-                                      'want': request.requested_gb,
-                                      'cur': request.current_gb,
-                                      'size': size, 'why': request.reason})
-            return self._move_on(record, request, volume)
+                self.trail.add('request.received', ids,
+                               detail={'seq': request.seq,
+                                       'want': request.requested_gb,
+                                       'cur': request.current_gb,
+                                       'size': size, 'why': request.reason})
+            return self._move_on(record, request, volume, out)
 
-    def _reject_unanswerable(self, server, request, exc) -> None:
-        self._audit_once(
-            (server.server_id, request.request_id, exc.reason),
-            'request.rejected', request_id=request.request_id,
-            volume_id=request.volume_id, server_id=server.server_id,
-            project_id=server.project_id, reason=exc.reason,
-            detail=exc.message)
+    def _reject(self, server, request, exc) -> None:
+        """Neither recorded nor answered: audited once."""
+        self.trail.add('request.rejected',
+                       audit.ids(server, request.volume_id, request.request_id),
+                       once=(server.server_id, request.request_id, exc.reason),
+                       reason=exc.reason, detail=exc.message)
         LOG.warning('Rejected request %s of server %s for volume %s: %s',
                     request.request_id, server.server_id, request.volume_id,
                     exc.message)
@@ -454,17 +354,19 @@ class Pipeline:
             with self.locks.project(project_id):
                 yield
 
-    def drive(self, record, request=None, volume_lock_timeout=None):
+    def drive(self, record, request=None, volume_lock_timeout=None,
+              out=None):
         """Move a record on from its current state, under the locks.
 
         With ``volume_lock_timeout``, give up (return None) if another
         driver holds the volume for longer: it is moving this record on.
         """
+        out = out or answers.Answers(self.nova)
         try:
             with self._locked(record.volume_id, record.project_id,
                               volume_lock_timeout):
                 return self._move_on(self.db.get_request(
-                    record.volume_id, record.request_id), request)
+                    record.volume_id, record.request_id), request, None, out)
         except vsm_locks.LockTimeout:
             if volume_lock_timeout is None:
                 raise
@@ -474,7 +376,7 @@ class Pipeline:
 
     resume = drive
 
-    def _move_on(self, record, request=None, volume=None):
+    def _move_on(self, record, request, volume, out):
         """Under the locks: decide, then extend. ``volume`` is Cinder's
         view of the volume read under these locks, if any."""
         if record.state == db_api.RECEIVED:
@@ -485,97 +387,51 @@ class Pipeline:
                         record.server_id, record.project_id,
                         record.volume_id, volume)
                 except validation.Rejection:
-                    return self._deny(record, protocol.Reason.NOT_ATTACHED,
-                                      'volume no longer attached to the '
-                                      'server')
-            record = self._decide(self.facts.context(record, request,
-                                                     volume), record)
+                    return self._step(
+                        record, db_api.DENIED, 'request.denied', out,
+                        reason=protocol.Reason.NOT_ATTACHED,
+                        message='volume no longer attached to the server')
+            record = self._decide(
+                self.facts.context(record, request, volume), record, out)
         else:
             volume = None  # read before this driver held the locks
         if record.state in db_api.IN_FLIGHT_STATES:
-            record = self._execute(record, volume)
+            record = self._execute(record, volume, out)
         return record
 
-    def _decide(self, context, record):
+    def _decide(self, context, record, out):
         decision = self.engine.decide(context)
         LOG.info('Decision for request %s (server %s volume %s): %s %s GB, '
                  '%s (%s)', record.request_id, record.server_id,
                  record.volume_id, decision.outcome, decision.size_gb,
                  decision.reason, decision.rule)
-        self.db.audit('request.decided', request_id=record.request_id,
-                      volume_id=record.volume_id,
-                      server_id=record.server_id,
-                      project_id=record.project_id, reason=decision.reason,
-                      detail={'outcome': decision.outcome,
-                              'size_gb': decision.size_gb,
-                              'rule': decision.rule,
-                              'message': decision.message,
-                              'cinder_size_gb': context.volume.size_gb})
+        self.trail.add('request.decided', audit.ids(record), reason=decision.reason,
+                       detail={'outcome': decision.outcome,
+                               'size_gb': decision.size_gb,
+                               'rule': decision.rule,
+                               'message': decision.message,
+                               'cinder_size_gb': context.volume.size_gb})
         if decision.outcome == 'grant':
-            return self._grant(record, decision)
+            # Answered before the extend: the agent knows a change comes.
+            return self._step(record, db_api.GRANTED, 'request.granted', out,
+                              notify='granted',
+                              detail={'granted_gb': decision.size_gb},
+                              reason=decision.reason or protocol.Reason.OK,
+                              message=decision.message,
+                              granted_gb=decision.size_gb)
         if decision.outcome == 'pending':
-            record = self._transition(record, db_api.PENDING,
-                                      reason=decision.reason,
-                                      message=decision.message,
-                                      granted_gb=decision.size_gb)
-            self._write(record.server_id, response_for(record))
-            return record
+            return self._step(record, db_api.PENDING, None, out,
+                              reason=decision.reason,
+                              message=decision.message,
+                              granted_gb=decision.size_gb)
         # deny (dry-run grants come back from the engine as denials)
-        return self._deny(record, decision.reason, decision.message,
-                          decision.retry_after,
-                          size_gb=context.volume.size_gb)
+        return self._step(record, db_api.DENIED, 'request.denied', out,
+                          notify='denied', detail=decision.message,
+                          reason=decision.reason, message=decision.message,
+                          retry_after=decision.retry_after,
+                          final_size_gb=context.volume.size_gb)
 
-    def _transition(self, record, state, **fields):
-        expected = fields.pop('expected_states', (record.state,))
-        try:
-            return self.db.transition(record.volume_id, record.request_id,
-                                      state, expected_states=expected,
-                                      **fields)
-        except db_api.InvalidTransition as exc:
-            # Another driver moved it (e.g. an operator denied it through
-            # the API): go on from where it is.
-            LOG.info('Request %s of volume %s moved to %s meanwhile',
-                     record.request_id, record.volume_id, exc.current_state)
-            return self.db.get_request(record.volume_id, record.request_id)
-
-    def _deny(self, record, reason, message, retry_after=None,
-              size_gb=None):
-        record = self._transition(record, db_api.DENIED, reason=reason,
-                                  message=message, retry_after=retry_after,
-                                  final_size_gb=size_gb)
-        if record.state != db_api.DENIED:
-            return record
-        LOG.info('Denied request %s of server %s volume %s: %s (%s)',
-                 record.request_id, record.server_id, record.volume_id,
-                 reason, message)
-        self.db.audit('request.denied', request_id=record.request_id,
-                      volume_id=record.volume_id,
-                      server_id=record.server_id,
-                      project_id=record.project_id, reason=reason,
-                      detail=message)
-        self._write(record.server_id, response_for(record))
-        self.notifier.denied(record)
-        return record
-
-    def _grant(self, record, decision):
-        record = self._transition(record, db_api.GRANTED,
-                                  reason=decision.reason or
-                                  protocol.Reason.OK,
-                                  message=decision.message,
-                                  granted_gb=decision.size_gb)
-        if record.state != db_api.GRANTED:
-            return record
-        self.db.audit('request.granted', request_id=record.request_id,
-                      volume_id=record.volume_id,
-                      server_id=record.server_id,
-                      project_id=record.project_id, reason=record.reason,
-                      detail={'granted_gb': record.granted_gb})
-        # Answer before the extend: the agent knows a change is coming.
-        self._write(record.server_id, response_for(record))
-        self.notifier.granted(record)
-        return record
-
-    def _execute(self, record, volume=None):
+    def _execute(self, record, volume, out):
         if record.state == db_api.GRANTED:
             record = self._transition(record, db_api.EXTENDING)
             if record.state != db_api.EXTENDING:
@@ -584,124 +440,70 @@ class Pipeline:
                                        request_id=record.request_id,
                                        volume=volume)
         if outcome.extended:
-            record = self._transition(record, db_api.EXTENDED,
-                                      final_size_gb=outcome.size_gb)
-            if record.state == db_api.EXTENDED:
-                self.db.audit('extend.done', request_id=record.request_id,
-                              volume_id=record.volume_id,
-                              server_id=record.server_id,
-                              project_id=record.project_id,
-                              reason=protocol.Reason.OK,
-                              detail={'size_gb': outcome.size_gb})
-                self._write(record.server_id, response_for(record))
-            return record
-        record = self._transition(record, db_api.FAILED,
-                                  reason=outcome.reason,
-                                  message=outcome.message,
-                                  final_size_gb=outcome.size_gb)
-        if record.state == db_api.FAILED:
-            LOG.warning('Extend for request %s of server %s volume %s '
-                        'failed: %s (%s)', record.request_id,
-                        record.server_id, record.volume_id, outcome.reason,
-                        outcome.message)
-            self.db.audit('extend.failed', request_id=record.request_id,
-                          volume_id=record.volume_id,
-                          server_id=record.server_id,
-                          project_id=record.project_id,
-                          reason=outcome.reason, detail=outcome.message)
-            self._write(record.server_id, response_for(record))
-            self.notifier.failed(record)
-        return record
+            return self._step(record, db_api.EXTENDED, 'extend.done', out,
+                              audit_reason=protocol.Reason.OK,
+                              detail={'size_gb': outcome.size_gb},
+                              final_size_gb=outcome.size_gb)
+        return self._step(record, db_api.FAILED, 'extend.failed', out,
+                          notify='failed', detail=outcome.message,
+                          reason=outcome.reason, message=outcome.message,
+                          final_size_gb=outcome.size_gb)
 
     # --------------------------------------------------- acknowledgements --
 
     def _handle_ack(self, server, request):
         record = self.db.get_request(request.volume_id, request.request_id)
         if record is None or record.server_id != server.server_id:
-            self._audit_once((server.server_id, request.request_id, 'ack'),
-                             'ack.unknown', request_id=request.request_id,
-                             volume_id=request.volume_id,
-                             server_id=server.server_id,
-                             project_id=server.project_id,
-                             reason=protocol.Reason.INVALID,
-                             detail='acknowledgement of an unknown request')
+            self.trail.add('ack.unknown',
+                           audit.ids(server, request.volume_id, request.request_id),
+                           once=(server.server_id, request.request_id, 'ack'),
+                           reason=protocol.Reason.INVALID,
+                           detail='acknowledgement of an unknown request')
             return self.db.latest_request(request.volume_id) \
                 if record is None else None
         if record.state != db_api.EXTENDED:
             return record
         if request.state is protocol.RequestState.GROWN:
-            record = self._transition(record, db_api.GROWN)
-            if record.state == db_api.GROWN:
-                LOG.info('Guest grew volume %s of server %s to %d GB, '
-                         'request %s', record.volume_id, record.server_id,
-                         request.current_gb, record.request_id)
-                self.db.audit('request.completed',
-                              request_id=record.request_id,
-                              volume_id=record.volume_id,
-                              server_id=record.server_id,
-                              project_id=record.project_id,
-                              reason=protocol.Reason.GROWN,
+            return self._step(record, db_api.GROWN, 'request.completed',
+                              notify='completed',
+                              audit_reason=protocol.Reason.GROWN,
                               detail={'guest_size_gb': request.current_gb})
-                self.notifier.completed(record)
-            return record
-        record = self._transition(record, db_api.FAILED,
-                                  reason=protocol.Reason.GROW_FAILED,
-                                  message='the guest could not grow the '
-                                          'file system (%s)' % request.reason)
-        if record.state == db_api.FAILED:
-            self.db.audit('request.grow_failed',
-                          request_id=record.request_id,
-                          volume_id=record.volume_id,
-                          server_id=record.server_id,
-                          project_id=record.project_id,
+        return self._step(record, db_api.FAILED, 'request.grow_failed',
+                          notify='failed', detail=request.reason,
                           reason=protocol.Reason.GROW_FAILED,
-                          detail=request.reason)
-            self.notifier.failed(record)
-        return record
+                          message='the guest could not grow the file '
+                                  'system (%s)' % request.reason)
 
-    # ------------------------------------------------------------ answers --
+    # -------------------------------------------------------------- steps --
 
-    def _reassert(self, server, record, current) -> None:
-        if record.server_id != server.server_id:
-            return
-        expected = response_for(record)
-        if expected is None or same_answer(expected, current):
-            return
-        if (server.server_id, record.volume_id) not in self._local.written:
-            # ``current`` was read before this pass, maybe before waiting
-            # on the locks while another driver answered: look again
-            # rather than write (each write makes Nova notify twice).
-            fresh = self.nova.get_server(server.server_id)
-            if fresh is None:
-                return
-            value = (fresh.get('metadata') or {}).get(expected.key)
-            try:
-                current = protocol.parse_response(expected.key, value)
-            except protocol.ProtocolError:
-                current = None
-            if same_answer(expected, current):
-                return
-        LOG.info('Re-asserting %s on server %s for request %s (%s)',
-                 expected.key, server.server_id, record.request_id,
-                 expected.state.value)
-        self._write(server.server_id, expected)
-
-    def _write(self, server_id: str,
-               response: typing.Optional[protocol.ExpansionResponse]) -> None:
-        if response is None:
-            return
+    def _transition(self, record, state, **fields):
         try:
-            self.nova.put_metadata_item(server_id, response.key,
-                                        response.encode())
-            written = getattr(self._local, 'written', None)
-            if written is not None:
-                written[(server_id, response.volume_id)] = response
-        except (clouds.Conflict, clouds.NotFound) as exc:
-            # The server is busy for long or gone: the reconciliation
-            # re-asserts the answer later; the record already holds it.
-            LOG.warning('Could not write %s on server %s (request %s): %s',
-                        response.key, server_id, response.request_id, exc)
+            return self.db.transition(record.volume_id, record.request_id,
+                                      state, expected_states=(record.state,),
+                                      **fields)
+        except db_api.InvalidTransition as exc:
+            # Another driver moved it (e.g. an operator denied it through
+            # the API): go on from where it is.
+            LOG.info('Request %s of volume %s moved to %s meanwhile',
+                     record.request_id, record.volume_id, exc.current_state)
+            return self.db.get_request(record.volume_id, record.request_id)
 
-    def _audit_once(self, key, event, **fields) -> None:
-        if self._audited.first(key):
-            self.db.audit(event, **fields)
+    def _step(self, record, state, event, out=None, notify=None,
+              detail=None, audit_reason=None, **fields):
+        """Move ``record`` to ``state`` (``fields`` go to the database);
+        if this driver did, audit ``event``, write the answer through
+        ``out`` and send the ``notify`` notification."""
+        record = self._transition(record, state, **fields)
+        if record.state != state:
+            return record
+        LOG.info('Request %s of server %s volume %s is %s: %s',
+                 record.request_id, record.server_id, record.volume_id,
+                 state, record.message or record.reason)
+        if event:
+            self.trail.add(event, audit.ids(record), detail=detail,
+                           reason=audit_reason or fields.get('reason'))
+        if out is not None:
+            out.write(record.server_id, answers.response_for(record))
+        if notify:
+            getattr(self.notifier, notify)(record)
+        return record

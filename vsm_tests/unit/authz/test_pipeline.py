@@ -422,14 +422,3 @@ class TestCrashRecovery(fakes.FlowTestCase):
         self.assertEqual(db_api.EXTENDED, record.state)
         self.assertEqual(R.EXTENDED, self.nova.responses(server,
                                                          volume).state)
-
-
-class TestResponseFor(fakes.FlowTestCase):
-
-    def test_same_answer_ignores_timestamp(self):
-        a = protocol.ExpansionResponse(
-            volume_id=fakes.new_uuid(), request_id='d' * 32, seq=1,
-            state=R.GRANTED, size_gb=2, timestamp=1, reason='ok')
-        self.assertTrue(pipeline.same_answer(a, a.replace(timestamp=9)))
-        self.assertFalse(pipeline.same_answer(a, a.replace(size_gb=3)))
-        self.assertFalse(pipeline.same_answer(a, None))
