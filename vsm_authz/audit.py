@@ -16,24 +16,26 @@
 
     trail = audit.Trail(db_api)
     trail.add('request.granted', audit.ids(record), reason='ok')
-    trail.add('request.invalid', audit.ids(server, volume_id),
-              once=(server_id, key, value))
+    trail.add('request.rejected', audit.ids(server, request),
+              once=(server_id, request_id, reason))
 
-``ids()`` takes the request, volume, server and project ids from a record
-or a :class:`vsm_authz.validation.ServerFacts`. With ``once``, an event is
-added once per worker process for that key (a bounded memory): an invalid
-value sitting in a server's metadata is audited once, not once per
-notification.
+``ids()`` takes the request, volume, server and project ids from a record,
+or from a :class:`vsm_authz.validation.ServerFacts` and a request. With
+``once``, an event is added once per worker process for that key (a
+bounded memory): an invalid value sitting in a server's metadata is
+audited once, not once per notification.
 """
 
 import collections
 import threading
 
 
-def ids(subject, volume_id=None, request_id=None) -> dict:
-    """The ids an audit row carries, from a record or a server."""
-    return {'request_id': getattr(subject, 'request_id', request_id),
-            'volume_id': getattr(subject, 'volume_id', volume_id),
+def ids(subject, about=None) -> dict:
+    """The ids an audit row carries: from a record, or from a server and
+    the request (or answer) ``about`` one of its volumes."""
+    source = subject if about is None else about
+    return {'request_id': getattr(source, 'request_id', None),
+            'volume_id': getattr(source, 'volume_id', None),
             'server_id': subject.server_id,
             'project_id': subject.project_id}
 

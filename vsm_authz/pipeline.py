@@ -27,16 +27,19 @@ Per volume entry:
 
 * **invalid** ``vsm:req:`` value → audited; answered ``denied/invalid``
   only if the volume is attached to this server (Nova), never recorded;
-* ``st=requested``, new → validated (:mod:`vsm_authz.validation`); a
-  forged or cross-project request is audited and nothing is written; else
-  recorded (:func:`vsm_authz.db.api.record_request`; stale and replayed
-  requests stop here, audited) and **driven**;
+* ``st=requested``, new → Nova must show the volume attached to this
+  server (:mod:`vsm_authz.validation`), else audited and nothing written;
+  then, under the locks, Cinder is read once and must agree (owner,
+  attachment), the request is recorded
+  (:func:`vsm_authz.db.api.record_request`; stale and replayed requests
+  stop here, audited) and **driven** from that same read;
 * ``st=grown`` / ``st=failed`` for an ``extended`` request → ``grown`` /
   ``failed`` (guest grow failed), ``vsm.expansion.completed`` / ``failed``;
 * always: ``vsm:resp:`` is re-asserted from the database when it is
   missing or differs (lost updates, tampering).
 
-*Driving* a record happens under the volume lock, then the project lock
+*Driving* a record (:mod:`vsm_authz.drive`: facts, decision, extend)
+happens under the volume lock, then the project lock
 (always in that order), held from the decision until Cinder shows the
 outcome of the extend: the next decision in the project then sees the new
 size in Cinder's quota usage and in the project's volumes, so concurrent
@@ -56,7 +59,6 @@ notification again later"; the listener requeues. Everything else about a
 request is an answer, written to ``vsm:resp:`` and the audit log.
 """
 
-import contextlib
 import time
 import typing
 
@@ -68,9 +70,9 @@ from vsm_authz import answers
 from vsm_authz import audit
 from vsm_authz import clouds
 from vsm_authz.db import api as db_api
+from vsm_authz import drive
 from vsm_authz import execute
 from vsm_authz import facts
-from vsm_authz import locks as vsm_locks
 from vsm_authz import validation
 
 LOG = logging.getLogger(__name__)
@@ -136,16 +138,16 @@ class Pipeline:
                  policy_for=None, db=db_api, clock=time.time):
         self.nova = nova
         self.cinder = cinder
-        self.locks = locks
-        self.engine = engine
-        self.notifier = notifier
         self.validator = validation.Validator(nova)
-        self.facts = facts.Gatherer(conf, cinder, policy_for, db, clock)
-        self.extender = extender or execute.Extender(conf, cinder)
         self.db = db
         self.clock = clock
         self.projects = frozenset(conf.pipeline.projects)
         self.trail = audit.Trail(db)
+        self.driver = drive.Driver(
+            locks, nova, cinder, engine, notifier, self.trail,
+            facts.Gatherer(conf, cinder, policy_for, db, clock),
+            extender or execute.Extender(conf, cinder), db)
+        self.drive = self.resume = self.driver.drive
 
     # ----------------------------------------------------------- entries --
 
@@ -221,7 +223,8 @@ class Pipeline:
                                    once=(server.server_id, key,
                                          server.metadata.get(key)),
                                    reason=protocol.Reason.INVALID,
-                                   detail={'key': key[:255], 'code': error.code,
+                                   detail={'key': key[:255],
+                                           'code': error.code,
                                            'error': str(error)})
                 continue
             self._handle_volume(server, entry, out)
@@ -250,7 +253,7 @@ class Pipeline:
         if first:
             answer = answers.invalid_answer(entry.volume_id, raw, 0, 0)
             self.trail.add('request.invalid',
-                           audit.ids(server, entry.volume_id, answer.request_id),
+                           audit.ids(server, answer),
                            reason=protocol.Reason.INVALID,
                            detail={'code': error.code, 'error': str(error),
                                    'attached': attached})
@@ -271,7 +274,7 @@ class Pipeline:
         record = self.db.get_request(request.volume_id, request.request_id)
         if record is not None and record.server_id != server.server_id:
             self.trail.add('request.replayed',
-                           audit.ids(server, request.volume_id, request.request_id),
+                           audit.ids(server, request),
                            once=(server.server_id, request.request_id,
                                  'foreign'), reason=protocol.Reason.INVALID,
                            detail='request id already used on server %s'
@@ -296,11 +299,11 @@ class Pipeline:
         """Record a new request and drive it, under the locks from the one
         Cinder read of the volume to the end of its extend."""
         volume_id, request_id = request.volume_id, request.request_id
-        ids = audit.ids(server, volume_id, request_id)
-        with self._locked(volume_id, server.project_id):
+        ids = audit.ids(server, request)
+        with self.driver.locked(volume_id, server.project_id):
             record = self.db.get_request(volume_id, request_id)
             if record is not None:  # a duplicate recorded it meanwhile
-                return self._move_on(record, request, None, out)
+                return self.driver.move_on(record, request, None, out)
             volume = self.cinder.get_volume(volume_id)
             try:
                 validation.check_cinder_volume(
@@ -331,123 +334,17 @@ class Pipeline:
                                        'want': request.requested_gb,
                                        'cur': request.current_gb,
                                        'size': size, 'why': request.reason})
-            return self._move_on(record, request, volume, out)
+            return self.driver.move_on(record, request, volume, out)
 
     def _reject(self, server, request, exc) -> None:
         """Neither recorded nor answered: audited once."""
         self.trail.add('request.rejected',
-                       audit.ids(server, request.volume_id, request.request_id),
+                       audit.ids(server, request),
                        once=(server.server_id, request.request_id, exc.reason),
                        reason=exc.reason, detail=exc.message)
         LOG.warning('Rejected request %s of server %s for volume %s: %s',
                     request.request_id, server.server_id, request.volume_id,
                     exc.message)
-
-    # ------------------------------------------------------------ driving --
-
-    @contextlib.contextmanager
-    def _locked(self, volume_id, project_id, volume_lock_timeout=None):
-        # Volume first, then project: the one global order of
-        # vsm_authz.locks (no deadlock), and a duplicate waiting for the
-        # volume does not hold up the rest of the project.
-        with self.locks.volume(volume_id, timeout=volume_lock_timeout):
-            with self.locks.project(project_id):
-                yield
-
-    def drive(self, record, request=None, volume_lock_timeout=None,
-              out=None):
-        """Move a record on from its current state, under the locks.
-
-        With ``volume_lock_timeout``, give up (return None) if another
-        driver holds the volume for longer: it is moving this record on.
-        """
-        out = out or answers.Answers(self.nova)
-        try:
-            with self._locked(record.volume_id, record.project_id,
-                              volume_lock_timeout):
-                return self._move_on(self.db.get_request(
-                    record.volume_id, record.request_id), request, None, out)
-        except vsm_locks.LockTimeout:
-            if volume_lock_timeout is None:
-                raise
-            LOG.debug('Request %s of volume %s is being driven elsewhere',
-                      record.request_id, record.volume_id)
-            return None
-
-    resume = drive
-
-    def _move_on(self, record, request, volume, out):
-        """Under the locks: decide, then extend. ``volume`` is Cinder's
-        view of the volume read under these locks, if any."""
-        if record.state == db_api.RECEIVED:
-            if volume is None:
-                volume = self.cinder.get_volume(record.volume_id)
-                try:
-                    validation.check_cinder_volume(
-                        record.server_id, record.project_id,
-                        record.volume_id, volume)
-                except validation.Rejection:
-                    return self._step(
-                        record, db_api.DENIED, 'request.denied', out,
-                        reason=protocol.Reason.NOT_ATTACHED,
-                        message='volume no longer attached to the server')
-            record = self._decide(
-                self.facts.context(record, request, volume), record, out)
-        else:
-            volume = None  # read before this driver held the locks
-        if record.state in db_api.IN_FLIGHT_STATES:
-            record = self._execute(record, volume, out)
-        return record
-
-    def _decide(self, context, record, out):
-        decision = self.engine.decide(context)
-        LOG.info('Decision for request %s (server %s volume %s): %s %s GB, '
-                 '%s (%s)', record.request_id, record.server_id,
-                 record.volume_id, decision.outcome, decision.size_gb,
-                 decision.reason, decision.rule)
-        self.trail.add('request.decided', audit.ids(record), reason=decision.reason,
-                       detail={'outcome': decision.outcome,
-                               'size_gb': decision.size_gb,
-                               'rule': decision.rule,
-                               'message': decision.message,
-                               'cinder_size_gb': context.volume.size_gb})
-        if decision.outcome == 'grant':
-            # Answered before the extend: the agent knows a change comes.
-            return self._step(record, db_api.GRANTED, 'request.granted', out,
-                              notify='granted',
-                              detail={'granted_gb': decision.size_gb},
-                              reason=decision.reason or protocol.Reason.OK,
-                              message=decision.message,
-                              granted_gb=decision.size_gb)
-        if decision.outcome == 'pending':
-            return self._step(record, db_api.PENDING, None, out,
-                              reason=decision.reason,
-                              message=decision.message,
-                              granted_gb=decision.size_gb)
-        # deny (dry-run grants come back from the engine as denials)
-        return self._step(record, db_api.DENIED, 'request.denied', out,
-                          notify='denied', detail=decision.message,
-                          reason=decision.reason, message=decision.message,
-                          retry_after=decision.retry_after,
-                          final_size_gb=context.volume.size_gb)
-
-    def _execute(self, record, volume, out):
-        if record.state == db_api.GRANTED:
-            record = self._transition(record, db_api.EXTENDING)
-            if record.state != db_api.EXTENDING:
-                return record
-        outcome = self.extender.extend(record.volume_id, record.granted_gb,
-                                       request_id=record.request_id,
-                                       volume=volume)
-        if outcome.extended:
-            return self._step(record, db_api.EXTENDED, 'extend.done', out,
-                              audit_reason=protocol.Reason.OK,
-                              detail={'size_gb': outcome.size_gb},
-                              final_size_gb=outcome.size_gb)
-        return self._step(record, db_api.FAILED, 'extend.failed', out,
-                          notify='failed', detail=outcome.message,
-                          reason=outcome.reason, message=outcome.message,
-                          final_size_gb=outcome.size_gb)
 
     # --------------------------------------------------- acknowledgements --
 
@@ -455,7 +352,7 @@ class Pipeline:
         record = self.db.get_request(request.volume_id, request.request_id)
         if record is None or record.server_id != server.server_id:
             self.trail.add('ack.unknown',
-                           audit.ids(server, request.volume_id, request.request_id),
+                           audit.ids(server, request),
                            once=(server.server_id, request.request_id, 'ack'),
                            reason=protocol.Reason.INVALID,
                            detail='acknowledgement of an unknown request')
@@ -464,46 +361,12 @@ class Pipeline:
         if record.state != db_api.EXTENDED:
             return record
         if request.state is protocol.RequestState.GROWN:
-            return self._step(record, db_api.GROWN, 'request.completed',
-                              notify='completed',
-                              audit_reason=protocol.Reason.GROWN,
-                              detail={'guest_size_gb': request.current_gb})
-        return self._step(record, db_api.FAILED, 'request.grow_failed',
-                          notify='failed', detail=request.reason,
-                          reason=protocol.Reason.GROW_FAILED,
-                          message='the guest could not grow the file '
-                                  'system (%s)' % request.reason)
-
-    # -------------------------------------------------------------- steps --
-
-    def _transition(self, record, state, **fields):
-        try:
-            return self.db.transition(record.volume_id, record.request_id,
-                                      state, expected_states=(record.state,),
-                                      **fields)
-        except db_api.InvalidTransition as exc:
-            # Another driver moved it (e.g. an operator denied it through
-            # the API): go on from where it is.
-            LOG.info('Request %s of volume %s moved to %s meanwhile',
-                     record.request_id, record.volume_id, exc.current_state)
-            return self.db.get_request(record.volume_id, record.request_id)
-
-    def _step(self, record, state, event, out=None, notify=None,
-              detail=None, audit_reason=None, **fields):
-        """Move ``record`` to ``state`` (``fields`` go to the database);
-        if this driver did, audit ``event``, write the answer through
-        ``out`` and send the ``notify`` notification."""
-        record = self._transition(record, state, **fields)
-        if record.state != state:
-            return record
-        LOG.info('Request %s of server %s volume %s is %s: %s',
-                 record.request_id, record.server_id, record.volume_id,
-                 state, record.message or record.reason)
-        if event:
-            self.trail.add(event, audit.ids(record), detail=detail,
-                           reason=audit_reason or fields.get('reason'))
-        if out is not None:
-            out.write(record.server_id, answers.response_for(record))
-        if notify:
-            getattr(self.notifier, notify)(record)
-        return record
+            return self.driver.step(
+                record, db_api.GROWN, 'request.completed', notify='completed',
+                audit_reason=protocol.Reason.GROWN,
+                detail={'guest_size_gb': request.current_gb})
+        return self.driver.step(
+            record, db_api.FAILED, 'request.grow_failed', notify='failed',
+            detail=request.reason, reason=protocol.Reason.GROW_FAILED,
+            message='the guest could not grow the file system (%s)'
+                    % request.reason)

@@ -76,8 +76,8 @@ class TestGrant(fakes.FlowTestCase):
     def test_not_in_use_retry_time_from_config(self):
         self.conf.set_override('not_in_use_retry_seconds', 45,
                                group='pipeline')
-        self.flow.engine = rules.build_engine(self.conf,
-                                              enforcer=self.checker)
+        self.flow.driver.engine = rules.build_engine(self.conf,
+                                                     enforcer=self.checker)
         server, volume = self.server_with_volume(10)
         self.cinder.volumes[volume]['status'] = 'attaching'
         self.write_request(server, volume, want=12)
@@ -284,7 +284,7 @@ class TestDeny(fakes.FlowTestCase):
     def test_backend_in_config_deny_list(self):
         self.conf.set_override('no_online_extend_backends', ['nfs'],
                                group='validation')
-        self.flow.facts.no_online_extend = {'nfs'}
+        self.flow.driver.facts.no_online_extend = {'nfs'}
         server = self.nova.add_server()
         volume = self.cinder.add_volume(self.nova, server, 10,
                                         host='h@nfs#nfs')
@@ -363,7 +363,7 @@ class TestFailures(fakes.FlowTestCase):
 
     def test_timeout_while_extending(self):
         self.cinder.extend_behaviour = 'stuck'
-        self.flow.extender.timeout = 0
+        self.flow.driver.extender.timeout = 0
         server, volume = self.server_with_volume(10)
         self.write_request(server, volume, want=12)
         self.notify(server)

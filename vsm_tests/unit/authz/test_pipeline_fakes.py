@@ -287,7 +287,7 @@ class FlowTestCase(testtools.TestCase):
             self.notifier,
             policy_for=lambda p: expansion_policy.effective_policy(
                 self.conf, db_api, p))
-        self.flow.extender._sleep = lambda s: None
+        self.flow.driver.extender._sleep = lambda s: None
 
     # helpers
     def server_with_volume(self, size=10, project_id=PROJECT):
