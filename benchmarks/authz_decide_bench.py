@@ -48,10 +48,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from vsm_agent import protocol  # noqa: E402
+from vsm_authz import conf as vsm_conf  # noqa: E402
 from vsm_authz.db import api as db_api  # noqa: E402
 from vsm_authz.db import migration  # noqa: E402
 from vsm_authz import expansion_policy  # noqa: E402
-from vsm_authz import limits  # noqa: E402
 from vsm_authz import rules  # noqa: E402
 
 PRJ = 'a' * 32
@@ -96,7 +96,7 @@ def make_ctx(policy, history):
 
 def bench_decisions(conf, seconds):
     cfg.CONF([], project='vsm')
-    limits.register_opts(cfg.CONF)
+    vsm_conf.register_opts(cfg.CONF)
     cfg.CONF.set_override('endpoint_id', 'bench', group='oslo_limit')
     fixture = limit_fixture.LimitFixture(
         {'vsm_storage_gigabytes': 1000}, {PRJ: {'vsm_storage_gigabytes': 800}})
@@ -122,7 +122,7 @@ def bench_decisions(conf, seconds):
 
         cfg.CONF.set_override('cache_seconds', 60, group='unified_limits')
         engine = rules.build_engine(cfg.CONF)
-        expansion_policy.register_opts(conf)
+        vsm_conf.register_opts(conf)
         db_api.set_policy_overrides(PRJ, {'cooldown_seconds': 0,
                                           'max_grants_per_hour': 0,
                                           'max_grants_per_day': 0})
@@ -173,7 +173,7 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         conf = cfg.ConfigOpts()
-        db_api.register_opts(conf)
+        vsm_conf.register_opts(conf)
         conf([], project='vsm')
         conf.set_override('connection', 'sqlite:///%s/vsm.sqlite' % tmp,
                           group='database')

@@ -43,6 +43,7 @@ import kombu
 from oslo_config import cfg
 import oslo_messaging as messaging
 
+from vsm_authz import conf as vsm_conf
 from vsm_authz import listener
 
 SAMPLE = os.path.join(os.path.dirname(__file__), '..', 'vsm_tests',
@@ -108,7 +109,7 @@ def _publish(url, exchange, routing_key, payload, count):
 def bench_rabbitmq(url, count, exchange='nova'):
     topic = 'vsm_bench_%s' % uuid.uuid4().hex[:8]
     conf = cfg.ConfigOpts()
-    listener.register_opts(conf)
+    vsm_conf.register_opts(conf)
     conf([])
     conf.set_override('topics', [topic], group='listener')
     conf.set_override('exchange', exchange, group='listener')

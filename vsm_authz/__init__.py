@@ -25,8 +25,8 @@ Map of the package (one job per module):
 ``limits``               Keystone unified limits through oslo.limit
 ``db/``                  state: requests, volumes, grants, audit (oslo.db)
 ``locks``                per-volume / per-project critical sections (tooz)
-``conf/``                options shared by several modules (``state_path``)
-``opts``                 every option, for oslo-config-generator
+``conf/``                every option, one module per group; ``conf.opts``
+                         lists them for oslo-config-generator
 ``cmd/``                 console scripts (``vsm-manage``, listener)
 =======================  ====================================================
 """

@@ -36,7 +36,6 @@ Usage::
 
     from vsm_authz import clouds
 
-    clouds.register_opts(conf)
     nova, cinder = clouds.connect(conf)
     server = nova.get_server(server_id)           # None if it does not exist
     volume = cinder.get_volume(volume_id)
@@ -62,53 +61,12 @@ from keystoneauth1 import exceptions as ksa_exc
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
-LOG = logging.getLogger(__name__)
+from vsm_authz.conf import service_auth
 
-SERVICE_AUTH_GROUP = 'service_auth'
-NOVA_GROUP = 'nova'
-CINDER_GROUP = 'cinder'
+LOG = logging.getLogger(__name__)
 
 #: The first Cinder microversion that extends attached (in-use) volumes.
 CINDER_EXTEND_IN_USE_MICROVERSION = '3.42'
-
-nova_opts = [
-    cfg.FloatOpt('metadata_write_timeout', default=60.0, min=1.0,
-                 help='Seconds to keep retrying a server metadata write '
-                      'that Nova refuses with 409 (the server has a task '
-                      'state, is locked or is in a transient vm_state).'),
-    cfg.IntOpt('list_page_size', default=500, min=1,
-               help='Servers per page when the reconciliation lists every '
-                    "project's servers (GET /servers/detail?all_tenants)."),
-]
-
-
-def register_opts(conf: cfg.ConfigOpts) -> None:
-    """Register [service_auth], [nova] and [cinder] on ``conf``."""
-    ks_loading.register_auth_conf_options(conf, SERVICE_AUTH_GROUP)
-    ks_loading.register_session_conf_options(conf, SERVICE_AUTH_GROUP)
-    for group, service_type in ((NOVA_GROUP, 'compute'),
-                                (CINDER_GROUP, 'block-storage')):
-        ks_loading.register_adapter_conf_options(conf, group)
-        conf.set_default('service_type', service_type, group=group)
-    conf.register_opts(nova_opts, group=NOVA_GROUP)
-
-
-def list_opts():
-    """Options of this module for oslo-config-generator."""
-    auth_opts = ks_loading.get_auth_common_conf_options()
-    auth_opts += ks_loading.get_auth_plugin_conf_options('password')
-    session_opts = ks_loading.get_session_conf_options()
-
-    def adapter(service_type):
-        opts = ks_loading.get_adapter_conf_options(include_deprecated=False)
-        cfg.set_defaults(opts, service_type=service_type)
-        return opts
-
-    return [
-        (SERVICE_AUTH_GROUP, auth_opts + session_opts),
-        (NOVA_GROUP, adapter('compute') + nova_opts),
-        (CINDER_GROUP, adapter('block-storage')),
-    ]
 
 
 # ---------------------------------------------------------------- errors --
@@ -354,13 +312,13 @@ def connect(conf: cfg.ConfigOpts) -> typing.Tuple[NovaClient, CinderClient]:
     Nothing is contacted yet: Keystone is asked for a token at the first
     call, so a service started while Keystone is down still starts.
     """
-    auth = ks_loading.load_auth_from_conf_options(conf, SERVICE_AUTH_GROUP)
+    auth = ks_loading.load_auth_from_conf_options(conf, service_auth.GROUP)
     session = ks_loading.load_session_from_conf_options(
-        conf, SERVICE_AUTH_GROUP, auth=auth)
+        conf, service_auth.GROUP, auth=auth)
     nova = ks_loading.load_adapter_from_conf_options(
-        conf, NOVA_GROUP, session=session, auth=auth)
+        conf, 'nova', session=session, auth=auth)
     cinder = ks_loading.load_adapter_from_conf_options(
-        conf, CINDER_GROUP, session=session, auth=auth)
+        conf, 'cinder', session=session, auth=auth)
     return (NovaClient(nova, conf.nova.metadata_write_timeout,
                        conf.nova.list_page_size),
             CinderClient(cinder))

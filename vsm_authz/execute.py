@@ -63,27 +63,7 @@ from vsm_authz import clouds
 
 LOG = logging.getLogger(__name__)
 
-extend_opts = [
-    cfg.FloatOpt('timeout', default=300.0, min=1.0,
-                 help='Seconds to wait for Cinder to finish an extend '
-                      '(status back to in-use at the new size) before the '
-                      'request is failed with reason "timeout".'),
-    cfg.FloatOpt('poll_interval', default=0.5, min=0.05,
-                 help='First interval between two reads of the volume '
-                      'while it extends; doubles up to poll_max_interval.'),
-    cfg.FloatOpt('poll_max_interval', default=5.0, min=0.1,
-                 help='Longest interval between two reads of the volume.'),
-]
-
 _DONE_STATUSES = ('in-use', 'available')
-
-
-def register_opts(conf: cfg.ConfigOpts) -> None:
-    conf.register_opts(extend_opts, group='extend')
-
-
-def list_opts():
-    return [('extend', extend_opts)]
 
 
 class ExtendBusy(Exception):

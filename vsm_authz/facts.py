@@ -50,27 +50,6 @@ from vsm_authz.rules import base
 
 LOG = logging.getLogger(__name__)
 
-validation_opts = [
-    cfg.ListOpt('no_online_extend_backends', default=[],
-                help='Cinder back ends (volume_backend_name, or the '
-                     'host@backend part of the volume host) known not to '
-                     'extend attached volumes, for back ends that do not '
-                     'report the online_extend_support capability (e.g. '
-                     'the NFS driver). Requests for their volumes are '
-                     'denied with reason no_online_extend.'),
-    cfg.IntOpt('capability_cache_seconds', default=300, min=0,
-               help='How long the Cinder pool capabilities and volume '
-                    'type extra specs are cached.'),
-]
-
-
-def register_opts(conf: cfg.ConfigOpts) -> None:
-    conf.register_opts(validation_opts, group='validation')
-
-
-def list_opts():
-    return [('validation', validation_opts)]
-
 
 def request_of(record) -> protocol.ExpansionRequest:
     """The guest's request as the database recorded it."""

@@ -63,40 +63,11 @@ import time
 
 from keystoneauth1 import exceptions as ksa_exceptions
 from openstack import exceptions as sdk_exceptions
-from oslo_config import cfg
 from oslo_limit import exception as limit_exceptions
 from oslo_limit import limit as oslo_limit
-from oslo_limit import opts as limit_opts
 from oslo_log import log as logging
 
 LOG = logging.getLogger(__name__)
-
-DEFAULT_RESOURCE_NAME = 'vsm_storage_gigabytes'
-
-unified_limits_opts = [
-    cfg.BoolOpt('enabled', default=True,
-                help='Check every grant against the Keystone unified limit '
-                     'below. When disabled, only VSM\'s expansion policy '
-                     'and Cinder quotas bound growth.'),
-    cfg.StrOpt('resource_name', default=DEFAULT_RESOURCE_NAME,
-               help='Keystone unified-limit resource that caps the total '
-                    'GiB of a project\'s Cinder volumes. Must be '
-                    'registered for the vsm service in this region '
-                    '(vsm-manage bootstrap does it).'),
-    cfg.IntOpt('cache_seconds', default=60, min=0,
-               help='How long Keystone limits are cached before they are '
-                    'read again; 0 reads them on every check.'),
-]
-
-
-def register_opts(conf):
-    conf.register_opts(unified_limits_opts, group='unified_limits')
-    # oslo.limit registers its auth options on cfg.CONF whatever we pass.
-    limit_opts.register_opts(conf)
-
-
-def list_opts():
-    return [('unified_limits', unified_limits_opts)]
 
 
 class OverLimit(Exception):
@@ -141,7 +112,6 @@ class LimitChecker:
     resource. ``enforcer_factory(usage_callback)`` is for tests."""
 
     def __init__(self, conf, enforcer_factory=None):
-        register_opts(conf)
         self.resource_name = conf.unified_limits.resource_name
         self._cache_seconds = conf.unified_limits.cache_seconds
         self._factory = enforcer_factory or self._make_enforcer

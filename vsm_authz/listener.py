@@ -71,40 +71,6 @@ from vsm_authz import pipeline
 
 LOG = logging.getLogger(__name__)
 
-listener_opts = [
-    cfg.StrOpt('exchange', default='nova',
-               help="Exchange Nova publishes on (its control_exchange, "
-                    "'nova' by default; not 'openstack')."),
-    cfg.ListOpt('topics', default=['vsm_notifications'],
-                help='Topics to consume. Use a topic dedicated to VSM and '
-                     'add it to Nova\'s versioned_notifications_topics '
-                     'and [oslo_messaging_notifications] topics: VSM '
-                     'consumes every message of these topics.'),
-    cfg.ListOpt('event_types',
-                default=['instance.update', 'compute.instance.update'],
-                help='Event types handled (versioned, legacy); with '
-                     'notification_format=both keeping one halves the '
-                     'work.'),
-    cfg.StrOpt('pool',
-               help='Listener pool (queue) name. Leave unset: all workers '
-                    'then compete on the topic\'s one queue. Set it only '
-                    'to run an independent VSM deployment (or a test) on '
-                    'the same topic; each pool gets its own copy of every '
-                    'message and its queue stays after it stops.'),
-    cfg.FloatOpt('requeue_delay', default=1.0, min=0.0,
-                 help='Seconds to wait before requeueing a message after a '
-                      'transient error, so an unreachable cloud is not '
-                      'polled in a tight loop.'),
-]
-
-
-def register_opts(conf: cfg.ConfigOpts) -> None:
-    conf.register_opts(listener_opts, group='listener')
-
-
-def list_opts():
-    return [('listener', listener_opts)]
-
 
 def server_of(event_type: str, payload) -> tuple:
     """``(server_id, project_id, metadata)`` from either format, or

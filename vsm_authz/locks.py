@@ -63,36 +63,10 @@ import os
 import socket
 import threading
 
-from oslo_config import cfg
 from oslo_log import log as logging
 from tooz import coordination
 
 LOG = logging.getLogger(__name__)
-
-coordination_opts = [
-    cfg.StrOpt('backend_url',
-               default='file://$state_path/locks',
-               help='tooz coordination backend for the per-volume and '
-                    'per-project locks. The default file backend holds '
-                    'across the processes of one host only; use redis://, '
-                    'etcd3+http:// or zookeeper:// when listener workers '
-                    'run on several hosts.'),
-    cfg.FloatOpt('lock_timeout', default=60.0, min=0,
-                 help='Seconds to wait for a volume or project lock before '
-                      'giving up with LockTimeout (the request is retried '
-                      'later). Must exceed the longest expected Cinder '
-                      'extend, which runs under the project lock.'),
-]
-
-
-def register_opts(conf):
-    from vsm_authz import conf as vsm_conf
-    vsm_conf.register_opts(conf)  # $state_path in the default URL
-    conf.register_opts(coordination_opts, group='coordination')
-
-
-def list_opts():
-    return [('coordination', coordination_opts)]
 
 
 class LockTimeout(Exception):
@@ -108,7 +82,6 @@ class Locks:
     """Named tooz locks for volumes and projects; thread-safe."""
 
     def __init__(self, conf, member_id=None):
-        register_opts(conf)
         self.backend_url = conf.coordination.backend_url
         self.timeout = conf.coordination.lock_timeout
         self.member_id = member_id or '%s-%d-%s' % (

@@ -77,29 +77,9 @@ from vsm_authz import validation
 
 LOG = logging.getLogger(__name__)
 
-pipeline_opts = [
-    cfg.IntOpt('not_in_use_retry_seconds', default=60, min=0,
-               help='A request for a volume that is not in-use (attaching, '
-                    'extending, ...) is denied with "retry after" this '
-                    'many seconds, so the agent asks again later.'),
-    cfg.ListOpt('projects', default=[],
-                help='Serve only these project ids (a pilot, or tests on '
-                     'a shared cloud); empty serves every project. '
-                     'Requests of other projects are ignored, not '
-                     'answered.'),
-]
-
 #: How long a duplicate waits for a volume lock before concluding that
 #: another driver is answering the request.
 BUSY_PROBE_SECONDS = 0.5
-
-
-def register_opts(conf: cfg.ConfigOpts) -> None:
-    conf.register_opts(pipeline_opts, group='pipeline')
-
-
-def list_opts():
-    return [('pipeline', pipeline_opts)]
 
 
 class Transient(Exception):

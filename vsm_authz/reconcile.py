@@ -58,29 +58,6 @@ from vsm_authz import pipeline
 
 LOG = logging.getLogger(__name__)
 
-reconcile_opts = [
-    cfg.IntOpt('interval', default=300, min=0,
-               help='Seconds between two reconciliation runs in the '
-                    'listener process; 0 disables the periodic run '
-                    '(vsm-authz-listener --reconcile-once still works).'),
-    cfg.IntOpt('in_flight_age', default=120, min=0,
-               help='Records left received/granted/extending for longer '
-                    'than this many seconds are resumed by the '
-                    'reconciliation (their worker is presumed dead; a '
-                    'live one holds the locks, so resuming it only '
-                    'waits).'),
-    cfg.IntOpt('initial_delay', default=10, min=0,
-               help='Seconds after start before the first periodic run.'),
-]
-
-
-def register_opts(conf: cfg.ConfigOpts) -> None:
-    conf.register_opts(reconcile_opts, group='reconcile')
-
-
-def list_opts():
-    return [('reconcile', reconcile_opts)]
-
 
 @dataclasses.dataclass
 class ReconcileReport:

@@ -37,12 +37,10 @@ import threading
 import time
 
 from oslo_config import cfg
-from oslo_log import log as oslo_log
 
 from vsm_authz import clouds
+from vsm_authz import conf as vsm_conf
 from vsm_authz.db import api as db_api
-from vsm_authz import execute
-from vsm_authz import facts
 from vsm_authz import listener
 from vsm_authz import notifier as vsm_notifier
 from vsm_authz import pipeline
@@ -50,35 +48,12 @@ from vsm_authz import reconcile
 
 LOG = logging.getLogger(__name__)
 
-worker_opts = [
-    cfg.IntOpt('workers', default=1, min=1,
-               help='Listener worker processes. They compete on one queue; '
-                    'use MySQL/MariaDB for [database] when > 1 (SQLite is '
-                    'for one process).'),
-]
-
 cli_opts = [
     cfg.IntOpt('workers', min=1,
                help='Override [listener] workers.'),
     cfg.BoolOpt('reconcile-once', default=False,
                 help='Run one reconciliation pass and exit.'),
 ]
-
-
-def register_opts(conf: cfg.ConfigOpts) -> None:
-    """Every option the listener process reads."""
-    db_api.register_opts(conf)
-    clouds.register_opts(conf)
-    facts.register_opts(conf)
-    execute.register_opts(conf)
-    pipeline.register_opts(conf)
-    listener.register_opts(conf)
-    reconcile.register_opts(conf)
-    conf.register_opts(worker_opts, group='listener')
-
-
-def list_opts():
-    return [('listener', worker_opts)]
 
 
 def _policy_lookup(conf):
@@ -208,12 +183,8 @@ class Supervisor:
 
 def main(argv=None):
     conf = cfg.CONF  # oslo.limit reads [oslo_limit] from the global CONF
-    register_opts(conf)
-    conf.register_cli_opts(cli_opts)
-    oslo_log.register_options(conf)
-    conf(sys.argv[1:] if argv is None else argv, project='vsm',
-         prog='vsm-authz-listener')
-    oslo_log.setup(conf, 'vsm')
+    vsm_conf.parse_args(conf, sys.argv[1:] if argv is None else argv,
+                        'vsm-authz-listener', cli_opts)
     if conf.reconcile_once:
         return reconcile_once(conf)
     workers = conf.workers or conf.listener.workers

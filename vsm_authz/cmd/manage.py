@@ -53,64 +53,12 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from vsm_authz import conf as vsm_conf
+from vsm_authz.conf import keystone_bootstrap
 from vsm_authz.db import api as db_api
 from vsm_authz.db import migration
 from vsm_authz import expansion_policy
-from vsm_authz import limits
 
 LOG = logging.getLogger(__name__)
-
-BOOTSTRAP_GROUP = 'keystone_bootstrap'
-
-bootstrap_opts = [
-    cfg.StrOpt('cloud',
-               help='clouds.yaml cloud with admin credentials for '
-                    '"vsm-manage bootstrap" (system-scoped admin). Unset: '
-                    'the standard OS_* environment variables.'),
-    cfg.StrOpt('region_name', default='RegionOne',
-               help='Keystone region of the endpoint and registered limit.'),
-    cfg.StrOpt('service_name', default='vsm',
-               help='Name of VSM\'s service in the Keystone catalog.'),
-    cfg.StrOpt('service_type', default='vsm',
-               help='Type of VSM\'s service in the Keystone catalog.'),
-    cfg.URIOpt('public_url',
-               help='URL of VSM\'s public endpoint (the VSM API). Needed to '
-                    'create the endpoint; oslo.limit only needs it to '
-                    'exist.'),
-    cfg.StrOpt('service_user', default='vsm',
-               help='Keystone user the VSM services run as.'),
-    cfg.StrOpt('service_user_domain', default='Default',
-               help='Domain (name or id) of the service user.'),
-    cfg.StrOpt('service_user_password', secret=True,
-               help='Create the service user with this password if it does '
-                    'not exist (unset: the user must exist).'),
-    cfg.StrOpt('service_project', default='service',
-               help='Project the service user gets project_roles on.'),
-    cfg.StrOpt('service_project_domain', default='Default',
-               help='Domain (name or id) of the service project.'),
-    cfg.ListOpt('project_roles', default=['service'],
-                help='Roles of the service user on the service project '
-                     '(Nova and Cinder calls on behalf of VSM).'),
-    cfg.BoolOpt('system_reader', default=True,
-                help='Give the service user the system-scope reader role, '
-                     'which oslo.limit needs to read limits.'),
-    cfg.IntOpt('default_limit', default=1000, min=-1,
-               help='Registered (default) limit, in GiB, of the unified '
-                    'limit resource, when bootstrap creates it; -1 = '
-                    'unlimited.'),
-]
-
-
-def register_opts(conf):
-    vsm_conf.register_opts(conf)
-    db_api.register_opts(conf)
-    limits.register_opts(conf)
-    expansion_policy.register_opts(conf)
-    conf.register_opts(bootstrap_opts, group=BOOTSTRAP_GROUP)
-
-
-def list_opts():
-    return [(BOOTSTRAP_GROUP, bootstrap_opts)]
 
 
 def _out(line=''):
@@ -168,7 +116,7 @@ def _find_or_create(label, find, create):
 
 def bootstrap(conf, connection=None):
     """Make Keystone ready for VSM; return ``{item: (id, created)}``."""
-    opts = conf[BOOTSTRAP_GROUP]
+    opts = conf.keystone_bootstrap
     conn = connection or _connect(conf.command.cloud or opts.cloud)
     idn = conn.identity
     result = {}
@@ -208,7 +156,7 @@ def bootstrap(conf, connection=None):
             raise BootstrapError(
                 'service %s has no public endpoint in %s and '
                 '[%s] public_url is not set' % (opts.service_name, region.id,
-                                                BOOTSTRAP_GROUP))
+                                                keystone_bootstrap.GROUP))
         return idn.create_endpoint(service_id=service.id, interface='public',
                                    url=opts.public_url, region_id=region.id)
 
@@ -229,7 +177,7 @@ def bootstrap(conf, connection=None):
                 'user %s not found in domain %s; create it or set [%s] '
                 'service_user_password' % (opts.service_user,
                                            user_domain.name,
-                                           BOOTSTRAP_GROUP))
+                                           keystone_bootstrap.GROUP))
         return idn.create_user(name=opts.service_user,
                                domain_id=user_domain.id,
                                password=opts.service_user_password)
@@ -419,12 +367,8 @@ command_opt = cfg.SubCommandOpt('command', title='Commands',
 
 def main(argv=None, conf=None):
     conf = cfg.CONF if conf is None else conf
-    register_opts(conf)
-    conf.register_cli_opt(command_opt)
-    logging.register_options(conf)
-    conf(sys.argv[1:] if argv is None else argv, project='vsm',
-         prog='vsm-manage')
-    logging.setup(conf, 'vsm-manage')
+    vsm_conf.parse_args(conf, sys.argv[1:] if argv is None else argv,
+                        'vsm-manage', [command_opt], product='vsm-manage')
     return conf.command.func(conf)
 
 

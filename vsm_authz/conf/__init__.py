@@ -10,37 +10,57 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Options shared by several control-plane modules.
+"""Every option of VSM's control plane, one module per option group.
 
-Only options that no single module owns live here: ``[DEFAULT]
-state_path``, the directory under which the default SQLite database
-(``$state_path/vsm.sqlite``) and the default lock directory
-(``$state_path/locks``) live. Every other option is declared next to the
-code that reads it and collected by :mod:`vsm_authz.opts`.
-
-Usage::
+Like placement's ``placement/conf``: each module of this package declares
+the options of one group (with their help texts, which end up in the
+sample configuration) and has ``register_opts(conf)`` and
+``list_opts()``; library options (oslo.db, oslo.limit, keystoneauth) are
+registered by the module of their group through the library's own
+helper. There is one registration path::
 
     from vsm_authz import conf as vsm_conf
-    vsm_conf.register_opts(conf)       # idempotent
-    conf.state_path
+
+    vsm_conf.register_opts(conf)     # every group; safe to call again
+    conf.pipeline.projects, conf.extend.timeout, conf.state_path, ...
+
+    vsm_conf.parse_args(conf, argv, 'vsm-manage', cli_opts)  # console scripts
+
+No constructor registers options: the console scripts (and tests) call
+:func:`register_opts` once. :mod:`vsm_authz.conf.opts` finds the modules
+of this package by itself for ``oslo-config-generator``.
 """
 
-from oslo_config import cfg
+import importlib
+import pkgutil
 
-common_opts = [
-    cfg.StrOpt('state_path',
-               default='/var/lib/vsm',
-               help='Directory where the VSM control plane keeps its local '
-                    'state: the default SQLite database and the default '
-                    'tooz file-lock directory. Must be writable by the '
-                    'service user.'),
-]
+from oslo_log import log as logging
+
+#: Modules of this package that declare no option group.
+_NOT_GROUPS = frozenset({'opts'})
 
 
-def register_opts(conf):
-    """Register the shared options on ``conf`` (safe to call repeatedly)."""
-    conf.register_opts(common_opts)
+def group_modules():
+    """The modules of this package, one per option group, by name."""
+    names = sorted(info.name for info in pkgutil.iter_modules(__path__)
+                   if info.name not in _NOT_GROUPS)
+    return [importlib.import_module('%s.%s' % (__name__, name))
+            for name in names]
 
 
-def list_opts():
-    return [('DEFAULT', common_opts)]
+def register_opts(conf) -> None:
+    """Register every option of the control plane on ``conf``."""
+    for module in group_modules():
+        module.register_opts(conf)
+
+
+def parse_args(conf, argv, prog: str, cli_opts=(),
+               product: str = 'vsm') -> None:
+    """What a console script does first: register every option, oslo.log's
+    (``--debug``, ``--log-file``, ``use_journal``...) and ``cli_opts``,
+    parse ``argv`` and the configuration files, and set up logging."""
+    register_opts(conf)
+    logging.register_options(conf)
+    conf.register_cli_opts(cli_opts)
+    conf(argv, project='vsm', prog=prog)
+    logging.setup(conf, product)

@@ -77,16 +77,13 @@ import typing
 from oslo_config import cfg
 from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
-from oslo_db import options as db_options
 from oslo_db.sqlalchemy import enginefacade
 from oslo_utils import timeutils
 import sqlalchemy as sa
 
 from vsm_agent import protocol
-from vsm_authz import conf as vsm_conf
 from vsm_authz.db import models
 
-DEFAULT_CONNECTION = 'sqlite:///$state_path/vsm.sqlite'
 
 RECEIVED = 'received'
 PENDING = 'pending'
@@ -234,16 +231,6 @@ class _Scope:
     transaction."""
 
 
-def register_opts(conf):
-    """Register ``[database]`` (oslo.db) with VSM's default connection."""
-    vsm_conf.register_opts(conf)
-    db_options.set_defaults(conf, connection=DEFAULT_CONNECTION)
-
-
-def list_opts():
-    return [('database', db_options.database_opts)]
-
-
 def _tune_sqlite(engine):
     """Make the SQLite default safe under threads and fast enough.
 
@@ -297,7 +284,6 @@ def configure(conf=None):
     """
     global _TXN
     conf = cfg.CONF if conf is None else conf
-    register_opts(conf)
     db = conf.database
     txn = enginefacade.transaction_context()
     txn.configure(

@@ -32,6 +32,7 @@ tables are dropped afterwards).
 import fixtures
 from oslo_config import cfg
 
+from vsm_authz import conf as vsm_conf
 from vsm_authz.db import api as db_api
 from vsm_authz.db import migration
 from vsm_authz.db import models
@@ -46,7 +47,7 @@ class Database(fixtures.Fixture):
 
     def _setUp(self):
         self.conf = cfg.ConfigOpts()
-        db_api.register_opts(self.conf)
+        vsm_conf.register_opts(self.conf)
         self.conf([], project='vsm')
         url = self.connection
         if url is None:

@@ -138,9 +138,6 @@ def build_engine(conf, enforcer=None) -> Engine:
         with its ``check``); default: a real one when ``[unified_limits]
         enabled`` (the default).
     """
-    from vsm_authz import pipeline
-    vsm_limits.register_opts(conf)
-    pipeline.register_opts(conf)
     if enforcer is None and conf.unified_limits.enabled:
         enforcer = vsm_limits.LimitChecker(conf)
     if enforcer is None:

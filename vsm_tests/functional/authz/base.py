@@ -341,10 +341,11 @@ class ListenerTestCase(testtools.TestCase):
 
     def _configure_db_client(self):
         from oslo_config import cfg
+        from vsm_authz import conf as vsm_conf
         from vsm_authz.db import api as db_api
         from vsm_authz.db import migration
         conf = cfg.ConfigOpts()
-        db_api.register_opts(conf)
+        vsm_conf.register_opts(conf)
         conf(['--config-file', self.conf_file], project='vsm')
         db_api.configure(conf)
         migration.upgrade('head')

@@ -27,6 +27,7 @@ from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 import testtools
 
+from vsm_authz import conf as vsm_conf
 from vsm_authz import limits
 from vsm_devenv.localcloud import fixture as localcloud_fixture
 from vsm_tests.functional.authz import base
@@ -85,10 +86,10 @@ class TestLimitCheckerForReal(LocalCloudTestCase):
         conf = self.useFixture(config_fixture.Config(cfg.CONF)).conf
         # oslo.limit registers its auth plugin options only once it can
         # read auth_type: register, load the file, register again.
-        limits.register_opts(conf)
+        vsm_conf.register_opts(conf)
         conf([], project='vsm',
              default_config_files=[self.info['vsm']['oslo_limit_config']])
-        limits.register_opts(conf)
+        vsm_conf.register_opts(conf)
         self.conf = conf
         self.project = self.info['projects']['demo']
 

@@ -15,7 +15,6 @@
 import json
 
 from keystoneauth1 import exceptions as ksa_exc
-from oslo_config import cfg
 import testtools
 
 from vsm_authz import clouds
@@ -121,15 +120,3 @@ class TestCinder(testtools.TestCase):
     def test_user_messages_best_effort(self):
         adapter = FakeAdapter(ksa_exc.http.Forbidden())
         self.assertEqual([], clouds.CinderClient(adapter).user_messages('v'))
-
-
-class TestOptions(testtools.TestCase):
-
-    def test_register_and_list(self):
-        conf = cfg.ConfigOpts()
-        clouds.register_opts(conf)
-        conf([])
-        self.assertEqual('compute', conf.nova.service_type)
-        self.assertEqual('block-storage', conf.cinder.service_type)
-        groups = dict(clouds.list_opts())
-        self.assertIn('auth_url', [o.dest for o in groups['service_auth']])

@@ -22,6 +22,7 @@ from oslo_utils import timeutils
 import testtools
 
 from vsm_agent import protocol
+from vsm_authz import conf as vsm_conf
 from vsm_authz.db import api as db_api
 from vsm_authz.db import fixture as db_fixture
 from vsm_authz.db import migration
@@ -81,7 +82,7 @@ class _Unmigrated(db_fixture.Database):
         import fixtures
         from oslo_config import cfg
         self.conf = cfg.ConfigOpts()
-        db_api.register_opts(self.conf)
+        vsm_conf.register_opts(self.conf)
         self.conf([], project='vsm')
         tmp = self.useFixture(fixtures.TempDir()).path
         self.conf.set_override('connection', 'sqlite:///%s/x.sqlite' % tmp,

@@ -15,6 +15,7 @@
 from oslo_config import cfg
 import testtools
 
+from vsm_authz import conf as vsm_conf
 from vsm_authz import execute
 from vsm_tests.unit.authz import test_pipeline_fakes as fakes
 
@@ -24,7 +25,7 @@ class TestExtender(testtools.TestCase):
     def setUp(self):
         super().setUp()
         conf = cfg.ConfigOpts()
-        execute.register_opts(conf)
+        vsm_conf.register_opts(conf)
         conf([])
         self.clock = [0.0]
         self.sleeps = []

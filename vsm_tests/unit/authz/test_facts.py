@@ -16,6 +16,7 @@ from oslo_config import cfg
 import testtools
 
 from vsm_agent import protocol
+from vsm_authz import conf as vsm_conf
 from vsm_authz.db import api as db_api
 from vsm_authz.db import fixture as db_fixture
 from vsm_authz import facts
@@ -30,7 +31,7 @@ class TestGatherer(testtools.TestCase):
         super().setUp()
         self.useFixture(db_fixture.Database())
         self.conf = cfg.ConfigOpts()
-        facts.register_opts(self.conf)
+        vsm_conf.register_opts(self.conf)
         self.conf([])
         self.nova = fakes.FakeNova()
         self.cinder = fakes.FakeCinder()

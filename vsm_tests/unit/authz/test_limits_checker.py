@@ -17,6 +17,7 @@ from oslo_config import fixture as config_fixture
 from oslo_limit import fixture as limit_fixture
 import testtools
 
+from vsm_authz import conf as vsm_conf
 from vsm_authz import limits
 
 RESOURCE = 'vsm_storage_gigabytes'
@@ -29,7 +30,7 @@ class LimitTestCase(testtools.TestCase):
         super().setUp()
         # oslo.limit reads [oslo_limit] from the global CONF only.
         self.conf = self.useFixture(config_fixture.Config(cfg.CONF)).conf
-        limits.register_opts(self.conf)
+        vsm_conf.register_opts(self.conf)
         self.conf.set_override('endpoint_id', 'vsm-endpoint',
                                group='oslo_limit')
 

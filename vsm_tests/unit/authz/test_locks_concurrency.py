@@ -28,6 +28,7 @@ import fixtures
 from oslo_config import cfg
 import testtools
 
+from vsm_authz import conf as vsm_conf
 from vsm_authz import locks
 
 LIMIT = 40
@@ -37,7 +38,7 @@ WORKERS = 4
 
 def _worker(state_path, counter_path, use_lock, barrier, results):
     conf = cfg.ConfigOpts()
-    locks.register_opts(conf)
+    vsm_conf.register_opts(conf)
     conf([])
     conf.set_override('state_path', state_path)
     vsm_locks = locks.Locks(conf)
@@ -104,7 +105,7 @@ class TestLocks(testtools.TestCase):
     def setUp(self):
         super().setUp()
         self.conf = cfg.ConfigOpts()
-        locks.register_opts(self.conf)
+        vsm_conf.register_opts(self.conf)
         self.conf([])
         self.conf.set_override('state_path',
                                self.useFixture(fixtures.TempDir()).path)

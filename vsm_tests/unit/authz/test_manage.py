@@ -223,21 +223,3 @@ class TestBootstrap(ManageTestCase):
         rc, out = self.run_manage('bootstrap')
         self.assertEqual(1, rc)
         self.assertIn('public_url is not set', out)
-
-
-class TestOpts(testtools.TestCase):
-    def test_every_group_once_and_no_duplicate_option(self):
-        from vsm_authz import opts
-        groups = opts.list_opts()
-        names = [g for g, _ in groups]
-        self.assertEqual(len(names), len(set(names)))
-        self.assertEqual('DEFAULT', names[0])
-        for group, options in groups:
-            dests = [o.dest for o in options]
-            self.assertEqual(len(dests), len(set(dests)), group)
-            for o in options:
-                self.assertTrue(o.help, '%s.%s has no help' % (group,
-                                                               o.name))
-        for group in ('expansion_policy', 'unified_limits', 'coordination',
-                      'keystone_bootstrap'):
-            self.assertIn(group, names)

@@ -30,9 +30,10 @@ import testtools
 
 from vsm_agent import protocol
 from vsm_authz import clouds
-from vsm_authz.cmd import listener as listener_cmd
+from vsm_authz import conf as vsm_conf
 from vsm_authz.db import api as db_api
 from vsm_authz.db import fixture as db_fixture
+from vsm_authz import expansion_policy
 from vsm_authz import pipeline
 from vsm_authz import rules
 
@@ -266,7 +267,7 @@ class FlowTestCase(testtools.TestCase):
         super().setUp()
         self.useFixture(db_fixture.Database())
         self.conf = cfg.ConfigOpts()
-        listener_cmd.register_opts(self.conf)
+        vsm_conf.register_opts(self.conf)
         self.conf([], project='vsm-test')
         self.conf.set_override('poll_interval', 0.05, group='extend')
         self.conf.set_override('timeout', 1.0, group='extend')
@@ -276,11 +277,8 @@ class FlowTestCase(testtools.TestCase):
         self.locks = FakeLocks()
         self.notifier = FakeNotifier()
         self.checker = FakeLimitChecker()
-        self.conf.register_opts([], group='unified_limits')
-        from vsm_authz import expansion_policy
-        expansion_policy.register_opts(self.conf)
         self.conf.set_override('cooldown_seconds', 0,
-                               group=expansion_policy.GROUP)
+                               group='expansion_policy')
         self.engine = rules.build_engine(self.conf, enforcer=self.checker)
         self.flow = pipeline.Pipeline(
             self.conf, self.nova, self.cinder, self.locks, self.engine,

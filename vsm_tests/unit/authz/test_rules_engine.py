@@ -19,6 +19,7 @@ from oslo_config import fixture as config_fixture
 import testtools
 
 from vsm_agent import protocol
+from vsm_authz import conf as vsm_conf
 from vsm_authz import expansion_policy
 from vsm_authz import limits
 from vsm_authz import rules
@@ -404,6 +405,7 @@ class TestEngine(testtools.TestCase):
 class TestBuildEngine(testtools.TestCase):
     def test_with_injected_checker(self):
         conf = self.useFixture(config_fixture.Config(cfg.ConfigOpts())).conf
+        vsm_conf.register_opts(conf)
         engine = rules.build_engine(conf, enforcer=FakeChecker())
         self.assertEqual(['sanity', 'step', 'max_size', 'cooldown', 'rate',
                           'runaway', 'cinder_quota', 'unified_limit',
@@ -411,7 +413,7 @@ class TestBuildEngine(testtools.TestCase):
 
     def test_limits_disabled(self):
         conf = self.useFixture(config_fixture.Config(cfg.ConfigOpts())).conf
-        limits.register_opts(conf)
+        vsm_conf.register_opts(conf)
         conf.set_override('enabled', False, group='unified_limits')
         engine = rules.build_engine(conf)
         self.assertNotIn('unified_limit', [r.name for r in engine.rules])

@@ -16,6 +16,7 @@ from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 import testtools
 
+from vsm_authz import conf as vsm_conf
 from vsm_authz.db import api as db_api
 from vsm_authz.db import fixture as db_fixture
 from vsm_authz import expansion_policy
@@ -51,7 +52,7 @@ class TestEffectivePolicy(testtools.TestCase):
         self.useFixture(db_fixture.Database())
         self.conf = self.useFixture(
             config_fixture.Config(cfg.ConfigOpts())).conf
-        expansion_policy.register_opts(self.conf)
+        vsm_conf.register_opts(self.conf)
 
     def test_config_defaults(self):
         self.conf.set_override('max_size_gb', 300, group='expansion_policy')
