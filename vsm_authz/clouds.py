@@ -52,7 +52,6 @@ client error is a :class:`CloudError` with the HTTP status.
 Nothing here decides anything; the adapters only fetch facts and act.
 """
 
-import logging
 import random
 import time
 import typing
@@ -60,6 +59,7 @@ import typing
 from keystoneauth1 import exceptions as ksa_exc
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
+from oslo_log import log as logging
 
 from vsm_authz.conf import service_auth
 

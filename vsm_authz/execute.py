@@ -52,11 +52,11 @@ this extend in Cinder's size and quota usage.
 """
 
 import dataclasses
-import logging
 import time
 import typing
 
 from oslo_config import cfg
+from oslo_log import log as logging
 
 from vsm_agent import protocol
 from vsm_authz import clouds

@@ -54,19 +54,20 @@ Delivery semantics: at least once, out of order, in parallel (the
 ``threading`` executor, ``[DEFAULT] executor_thread_pool_size`` threads).
 The pipeline is idempotent, so duplicates are harmless. A handler result
 of ``REQUEUE`` (Keystone/Nova/Cinder unreachable, a lock or DB timeout —
-:func:`vsm_authz.pipeline.is_transient`) puts the message back after a
+:func:`vsm_authz.errors.is_transient`) puts the message back after a
 short pause; anything else that goes wrong is a *poison* message: logged,
 audited as ``notification.poison`` and acknowledged, so it can never
 wedge a worker.
 """
 
-import logging
 import time
 
 from oslo_config import cfg
+from oslo_log import log as logging
 import oslo_messaging as messaging
 
 from vsm_agent import protocol
+from vsm_authz import errors
 from vsm_authz import pipeline
 
 LOG = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ class InstanceUpdateEndpoint:
             self.flow.handle_notification(server_id, project_id,
                                           server_metadata)
         except Exception as exc:
-            if pipeline.is_transient(exc):
+            if errors.is_transient(exc):
                 LOG.warning('Transient error on server %s (message %s), '
                             'requeueing: %s', server_id, message_id, exc)
                 time.sleep(self.requeue_delay)

@@ -46,10 +46,10 @@ A notification that cannot be sent is logged and dropped: it never fails a
 request (the audit log is the record of truth).
 """
 
-import logging
 import socket
 
 from oslo_config import cfg
+from oslo_log import log as logging
 import oslo_messaging as messaging
 
 LOG = logging.getLogger(__name__)

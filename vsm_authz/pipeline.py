@@ -53,10 +53,11 @@ driver harmless.
 Answers are written and re-asserted by :mod:`vsm_authz.answers`, one
 :class:`vsm_authz.answers.Answers` per pass over a server.
 
-Errors: :class:`Transient` (and :class:`vsm_authz.clouds.CloudUnavailable`,
-:class:`vsm_authz.execute.ExtendBusy`, a lock timeout) mean "try this
-notification again later"; the listener requeues. Everything else about a
-request is an answer, written to ``vsm:resp:`` and the audit log.
+Errors: the transient ones (:func:`vsm_authz.errors.is_transient`: a cloud,
+Keystone, the locks or the database unreachable, Cinder busy) propagate
+and mean "try this notification again later"; the listener requeues.
+Everything else about a request is an answer, written to ``vsm:resp:`` and
+the audit log.
 """
 
 import time
@@ -80,32 +81,6 @@ LOG = logging.getLogger(__name__)
 #: How long a duplicate waits for a volume lock before concluding that
 #: another driver is answering the request.
 BUSY_PROBE_SECONDS = 0.5
-
-
-class Transient(Exception):
-    """Try again later (requeue the notification)."""
-
-
-def is_transient(exc: BaseException) -> bool:
-    """True for errors worth a retry of the whole notification."""
-    if isinstance(exc, (Transient, clouds.CloudUnavailable,
-                        execute.ExtendBusy)):
-        return True
-    try:
-        from oslo_db import exception as db_exc
-        if isinstance(exc, (db_exc.DBConnectionError, db_exc.DBDeadlock)):
-            return True
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        from tooz import coordination
-        if isinstance(exc, coordination.ToozError):
-            return True
-    except ImportError:  # pragma: no cover
-        pass
-    # By name: authz-core's lock and limit errors, without importing them.
-    return type(exc).__name__ in ('LockTimeout', 'LockNotAcquired',
-                                  'LimitServiceUnavailable')
 
 
 class Pipeline:

@@ -47,13 +47,14 @@ or ``vsm-authz-listener --reconcile-once``.
 """
 
 import dataclasses
-import logging
 import threading
 
 from oslo_config import cfg
+from oslo_log import log as logging
 
 from vsm_agent import protocol
 from vsm_authz.db import api as db_api
+from vsm_authz import errors
 from vsm_authz import pipeline
 
 LOG = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ class Reconciler:
                     self.flow.handle_server(server)
                 except Exception as exc:
                     report.errors += 1
-                    log = (LOG.warning if pipeline.is_transient(exc)
+                    log = (LOG.warning if errors.is_transient(exc)
                            else LOG.exception)
                     log('Reconciliation of server %s failed: %s',
                         server.get('id'), exc)
@@ -121,7 +122,7 @@ class Reconciler:
                     report.resumed += 1
                 except Exception as exc:
                     report.errors += 1
-                    log = (LOG.warning if pipeline.is_transient(exc)
+                    log = (LOG.warning if errors.is_transient(exc)
                            else LOG.exception)
                     log('Resuming request %s of volume %s failed: %s',
                         record.request_id, record.volume_id, exc)

@@ -29,7 +29,6 @@ and exits 0. Worker 0 also runs the periodic reconciliation.
 lost answers, crashed extends) and exits: 0 if it met no error, 1 if it did.
 """
 
-import logging
 import os
 import signal
 import sys
@@ -37,6 +36,7 @@ import threading
 import time
 
 from oslo_config import cfg
+from oslo_log import log as logging
 
 from vsm_authz import clouds
 from vsm_authz import conf as vsm_conf

@@ -18,8 +18,8 @@ import time
 from vsm_agent import protocol
 from vsm_authz import clouds
 from vsm_authz.db import api as db_api
+from vsm_authz import errors
 from vsm_authz import execute
-from vsm_authz import pipeline
 from vsm_authz import rules
 from vsm_tests.unit.authz import test_pipeline_fakes as fakes
 
@@ -342,7 +342,7 @@ class TestFailures(fakes.FlowTestCase):
         server, volume = self.server_with_volume(10)
         request = self.write_request(server, volume, want=12)
         exc = self.assertRaises(execute.ExtendBusy, self.notify, server)
-        self.assertTrue(pipeline.is_transient(exc))
+        self.assertTrue(errors.is_transient(exc))
         record = db_api.get_request(volume, request.request_id)
         self.assertEqual(db_api.EXTENDING, record.state)
         self.cinder.extend_behaviour = 'ok'
@@ -356,7 +356,7 @@ class TestFailures(fakes.FlowTestCase):
         self.write_request(server, volume, want=12)
         self.nova.unavailable = True
         exc = self.assertRaises(clouds.CloudUnavailable, self.notify, server)
-        self.assertTrue(pipeline.is_transient(exc))
+        self.assertTrue(errors.is_transient(exc))
         self.nova.unavailable = False
         self.notify(server)
         self.assertEqual(1, len(self.cinder.extends))
