@@ -16,7 +16,7 @@
 
 1. **Decisions per worker** (budget: >= 100/s, DESIGN §8): the real
    engine (``rules.build_engine``) with the real
-   :class:`vsm_authz.limits.LimitChecker` over oslo.limit, whose Keystone
+   :class:`vsm_authz.keystone_limits.LimitChecker` over oslo.limit, whose Keystone
    is ``oslo_limit.fixture.LimitFixture`` (in-process: Keystone's network
    time is excluded, like Cinder's). Cases:
 

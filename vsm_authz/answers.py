@@ -35,7 +35,7 @@ import typing
 from oslo_log import log as logging
 
 from vsm_agent import protocol
-from vsm_authz import clouds
+from vsm_authz import clients
 from vsm_authz.db import api as db_api
 
 LOG = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def invalid_answer(volume_id: str, raw, size_gb: int,
 class Answers:
     """The answers of one pass over a server (not shared by threads)."""
 
-    def __init__(self, nova: clouds.NovaClient):
+    def __init__(self, nova: clients.NovaClient):
         self.nova = nova
         #: (server id, volume id) -> the response this pass wrote.
         self.written: typing.Dict[typing.Tuple[str, str],
@@ -128,7 +128,7 @@ class Answers:
             self.nova.put_metadata_item(server_id, response.key,
                                         response.encode())
             self.written[(server_id, response.volume_id)] = response
-        except (clouds.Conflict, clouds.NotFound) as exc:
+        except (clients.Conflict, clients.NotFound) as exc:
             # The server is busy for long or gone: the reconciliation
             # re-asserts the answer later; the record already holds it.
             LOG.warning('Could not write %s on server %s (request %s): %s',

@@ -39,7 +39,7 @@ from vsm_agent import protocol
 from vsm_authz import answers
 from vsm_authz import audit
 from vsm_authz.db import api as db_api
-from vsm_authz import locks as vsm_locks
+from vsm_authz import locks
 from vsm_authz import validation
 
 LOG = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class Driver:
                              volume_lock_timeout):
                 return self.move_on(self.db.get_request(
                     record.volume_id, record.request_id), request, None, out)
-        except vsm_locks.LockTimeout:
+        except locks.LockTimeout:
             if volume_lock_timeout is None:
                 raise
             LOG.debug('Request %s of volume %s is being driven elsewhere',

@@ -24,10 +24,10 @@ error; anything else about a request is an answer, not an error::
 Transient, by class (never by name):
 
 - Nova or Cinder unreachable or answering 5xx
-  (:class:`vsm_authz.clouds.CloudUnavailable`), Cinder refusing an extend
-  for now (:class:`vsm_authz.execute.ExtendBusy`);
+  (:class:`vsm_authz.clients.CloudUnavailable`), Cinder refusing an extend
+  for now (:class:`vsm_authz.extend.ExtendBusy`);
 - Keystone unreachable for the unified-limit check
-  (:class:`vsm_authz.limits.LimitServiceUnavailable`) or for a token
+  (:class:`vsm_authz.keystone_limits.LimitServiceUnavailable`) or for a token
   (keystoneauth's connection failures and 502/503/504 answers);
 - a lock not acquired in time (:class:`vsm_authz.locks.LockTimeout`) or
   the lock backend failing (tooz's ``ToozError``);
@@ -39,16 +39,16 @@ from keystoneauth1 import exceptions as ksa_exc
 from oslo_db import exception as db_exc
 from tooz import coordination
 
-from vsm_authz import clouds
-from vsm_authz import execute
-from vsm_authz import limits
+from vsm_authz import clients
+from vsm_authz import extend
+from vsm_authz import keystone_limits
 from vsm_authz import locks
 
 #: The exception classes worth a retry of the whole notification.
 TRANSIENT = (
-    clouds.CloudUnavailable,
-    execute.ExtendBusy,
-    limits.LimitServiceUnavailable,
+    clients.CloudUnavailable,
+    extend.ExtendBusy,
+    keystone_limits.LimitServiceUnavailable,
     ksa_exc.ConnectionError,
     ksa_exc.BadGateway,
     ksa_exc.ServiceUnavailable,

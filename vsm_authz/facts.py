@@ -44,7 +44,7 @@ from oslo_log import log as logging
 from oslo_utils import strutils
 
 from vsm_agent import protocol
-from vsm_authz import clouds
+from vsm_authz import clients
 from vsm_authz.db import api as db_api
 from vsm_authz.rules import base
 
@@ -64,7 +64,7 @@ def request_of(record) -> protocol.ExpansionRequest:
 class Gatherer:
     """Builds :class:`vsm_authz.rules.DecisionContext`; thread safe."""
 
-    def __init__(self, conf: cfg.ConfigOpts, cinder: clouds.CinderClient,
+    def __init__(self, conf: cfg.ConfigOpts, cinder: clients.CinderClient,
                  policy_for=None, db=db_api, clock=time.time):
         self.cinder = cinder
         self.policy_for = policy_for or (lambda project_id: None)
@@ -148,9 +148,9 @@ class Gatherer:
                     or time.monotonic() - self._pools_at > self.cache_seconds):
                 try:
                     self._pools = {p['name']: p for p in self.cinder.pools()}
-                except clouds.CloudUnavailable:
+                except clients.CloudUnavailable:
                     raise
-                except clouds.CloudError as exc:
+                except clients.CloudError as exc:
                     # Not an admin: fall back to type specs and config.
                     LOG.info('Cannot read Cinder pools (%s); using volume '
                              'type extra specs and configuration', exc)
@@ -169,9 +169,9 @@ class Gatherer:
                 return cached[1]
         try:
             vtype = self.cinder.volume_type(name)
-        except clouds.CloudUnavailable:
+        except clients.CloudUnavailable:
             raise
-        except clouds.CloudError as exc:
+        except clients.CloudError as exc:
             LOG.debug('Cannot read volume type %s: %s', name, exc)
             vtype = None
         with self._lock:

@@ -69,10 +69,10 @@ from oslo_log import log as logging
 from vsm_agent import protocol
 from vsm_authz import answers
 from vsm_authz import audit
-from vsm_authz import clouds
+from vsm_authz import clients
 from vsm_authz.db import api as db_api
 from vsm_authz import drive
-from vsm_authz import execute
+from vsm_authz import extend
 from vsm_authz import facts
 from vsm_authz import validation
 
@@ -87,9 +87,9 @@ class Pipeline:
     """One per worker process; thread safe (the listener's executor calls
     it from many threads)."""
 
-    def __init__(self, conf: cfg.ConfigOpts, nova: clouds.NovaClient,
-                 cinder: clouds.CinderClient, locks, engine, notifier,
-                 extender: typing.Optional[execute.Extender] = None,
+    def __init__(self, conf: cfg.ConfigOpts, nova: clients.NovaClient,
+                 cinder: clients.CinderClient, locks, engine, notifier,
+                 extender: typing.Optional[extend.Extender] = None,
                  policy_for=None, db=db_api, clock=time.time):
         self.nova = nova
         self.cinder = cinder
@@ -101,7 +101,7 @@ class Pipeline:
         self.driver = drive.Driver(
             locks, nova, cinder, engine, notifier, self.trail,
             facts.Gatherer(conf, cinder, policy_for, db, clock),
-            extender or execute.Extender(conf, cinder), db)
+            extender or extend.Extender(conf, cinder), db)
         self.drive = self.resume = self.driver.drive
 
     # ----------------------------------------------------------- entries --

@@ -44,7 +44,7 @@ import dataclasses
 import typing
 
 from vsm_agent import protocol
-from vsm_authz import clouds
+from vsm_authz import clients
 
 SERVER_GONE = 'server_gone'
 PROJECT_MISMATCH = 'project_mismatch'
@@ -79,7 +79,7 @@ class ServerFacts:
 class Validator:
     """The ownership checks against Nova."""
 
-    def __init__(self, nova: clouds.NovaClient):
+    def __init__(self, nova: clients.NovaClient):
         self.nova = nova
 
     def server(self, server_id: str,
@@ -118,12 +118,12 @@ def check_cinder_volume(server_id: str, project_id: str, volume_id: str,
     if volume is None:
         raise Rejection(protocol.Reason.NOT_ATTACHED,
                         'volume %s does not exist in Cinder' % volume_id)
-    owner = clouds.volume_project(volume)
+    owner = clients.volume_project(volume)
     if owner != project_id:
         raise Rejection(protocol.Reason.NOT_ATTACHED,
                         'volume %s belongs to project %s, server %s to %s'
                         % (volume_id, owner, server_id, project_id))
-    if server_id not in clouds.volume_attached_servers(volume):
+    if server_id not in clients.volume_attached_servers(volume):
         raise Rejection(protocol.Reason.NOT_ATTACHED,
                         'Cinder does not show volume %s attached to server '
                         '%s' % (volume_id, server_id))

@@ -38,13 +38,16 @@ import time
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from vsm_authz import clouds
+from vsm_authz import clients
 from vsm_authz import conf as vsm_conf
 from vsm_authz.db import api as db_api
+from vsm_authz import expansion_policy
 from vsm_authz import listener
-from vsm_authz import notifier as vsm_notifier
+from vsm_authz import locks
+from vsm_authz import notifier
 from vsm_authz import pipeline
 from vsm_authz import reconcile
+from vsm_authz import rules
 
 LOG = logging.getLogger(__name__)
 
@@ -57,9 +60,7 @@ cli_opts = [
 
 
 def _policy_lookup(conf):
-    """``project_id -> ExpansionPolicy`` from authz-core's module."""
-    from vsm_authz import expansion_policy
-
+    """``project_id -> ExpansionPolicy``: defaults and stored overrides."""
     def policy_for(project_id):
         return expansion_policy.effective_policy(conf, db_api, project_id)
     return policy_for
@@ -67,20 +68,17 @@ def _policy_lookup(conf):
 
 def build_pipeline(conf: cfg.ConfigOpts, transport=None):
     """Everything a worker needs, built from ``conf``: returns
-    ``(flow, locks, nova)``. Call :meth:`locks.stop` when done."""
-    from vsm_authz import locks as vsm_locks
-    from vsm_authz import rules
-
+    ``(flow, lock_service, nova)``. Call ``lock_service.stop()`` when
+    done."""
     db_api.configure(conf)
-    nova, cinder = clouds.connect(conf)
-    locks = vsm_locks.Locks(conf)
-    locks.start()
-    engine = rules.build_engine(conf)
+    nova, cinder = clients.connect(conf)
+    lock_service = locks.Locks(conf)
+    lock_service.start()
     flow = pipeline.Pipeline(
-        conf, nova, cinder, locks, engine,
-        vsm_notifier.ExpansionNotifier(conf, transport),
+        conf, nova, cinder, lock_service, rules.build_engine(conf),
+        notifier.ExpansionNotifier(conf, transport),
         policy_for=_policy_lookup(conf))
-    return flow, locks, nova
+    return flow, lock_service, nova
 
 
 def run_worker(conf: cfg.ConfigOpts, index: int = 0,
@@ -90,7 +88,7 @@ def run_worker(conf: cfg.ConfigOpts, index: int = 0,
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop_event.set())
-    flow, locks, nova = build_pipeline(conf)
+    flow, lock_service, nova = build_pipeline(conf)
     server = listener.build_listener(conf, flow)
     reconciler = reconcile.Reconciler(conf, nova, flow)
     server.start()
@@ -107,16 +105,16 @@ def run_worker(conf: cfg.ConfigOpts, index: int = 0,
         reconciler.stop()
         server.stop()
         server.wait()
-        locks.stop()
+        lock_service.stop()
     return 0
 
 
 def reconcile_once(conf: cfg.ConfigOpts) -> int:
-    flow, locks, nova = build_pipeline(conf)
+    flow, lock_service, nova = build_pipeline(conf)
     try:
         report = reconcile.Reconciler(conf, nova, flow).run_once()
     finally:
-        locks.stop()
+        lock_service.stop()
     print('servers=%d resumed=%d errors=%d' % (report.servers,
                                                report.resumed,
                                                report.errors))

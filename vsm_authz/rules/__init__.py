@@ -45,7 +45,7 @@ flight (see :mod:`vsm_authz.locks`).
 
 Rules (each a small class with its decision table in its docstring):
 :mod:`.size` (sanity, step, max size), :mod:`.rate` (cooldown, rate
-caps, runaway), :mod:`.quota` (Cinder), :mod:`.limits` (Keystone unified
+caps, runaway), :mod:`.quota` (Cinder), :mod:`.unified_limit` (Keystone unified
 limit), :mod:`.escalation`; dry-run is applied by :mod:`.engine`.
 """
 

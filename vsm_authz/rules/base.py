@@ -16,7 +16,7 @@ Everything here is plain data: rules never touch the database, Nova or
 Cinder; :mod:`vsm_authz.facts` gathers the facts into a
 :class:`DecisionContext` once per decision and the rules only read it.
 (The unified-limit rule is the exception that proves it: it asks
-Keystone through an injected :class:`vsm_authz.limits.LimitChecker`.)
+Keystone through an injected :class:`vsm_authz.keystone_limits.LimitChecker`.)
 
 Times are naive UTC datetimes (``oslo_utils.timeutils.utcnow()``, what
 the database stores); aware datetimes are accepted and converted.

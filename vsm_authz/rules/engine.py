@@ -39,20 +39,20 @@ audit log shows, request by request, what VSM would have done. Real
 denials stay denials (with their real reason).
 
 :meth:`Engine.decide` never raises for anything in the context; it raises
-:class:`vsm_authz.limits.LimitServiceUnavailable` when Keystone cannot be
-asked — a transient failure the caller retries, not a decision.
+:class:`vsm_authz.keystone_limits.LimitServiceUnavailable` when Keystone
+cannot be asked — a transient failure the caller retries, not a decision.
 """
 
 from oslo_log import log as logging
 
 from vsm_agent import protocol
-from vsm_authz import limits as vsm_limits
+from vsm_authz import keystone_limits
 from vsm_authz.rules import base
 from vsm_authz.rules import escalation
-from vsm_authz.rules import limits as limit_rules
 from vsm_authz.rules import quota
 from vsm_authz.rules import rate
 from vsm_authz.rules import size
+from vsm_authz.rules import unified_limit
 
 LOG = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def default_rules(checker=None,
              rate.CooldownRule(), rate.RateCapRule(), rate.RunawayRule(),
              quota.CinderQuotaRule()]
     if checker is not None:
-        rules.append(limit_rules.UnifiedLimitRule(checker))
+        rules.append(unified_limit.UnifiedLimitRule(checker))
     rules.append(escalation.EscalationRule())
     return rules
 
@@ -134,12 +134,12 @@ def default_rules(checker=None,
 def build_engine(conf, enforcer=None) -> Engine:
     """The engine the service uses.
 
-    :param enforcer: a :class:`vsm_authz.limits.LimitChecker` (or a fake
-        with its ``check``); default: a real one when ``[unified_limits]
+    :param enforcer: a :class:`vsm_authz.keystone_limits.LimitChecker` (or a
+        fake with its ``check``); default: a real one when ``[unified_limits]
         enabled`` (the default).
     """
     if enforcer is None and conf.unified_limits.enabled:
-        enforcer = vsm_limits.LimitChecker(conf)
+        enforcer = keystone_limits.LimitChecker(conf)
     if enforcer is None:
         LOG.warning('[unified_limits] enabled = False: grants are bounded '
                     'by the expansion policy and Cinder quotas only')

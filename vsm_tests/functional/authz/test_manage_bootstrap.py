@@ -28,7 +28,7 @@ from oslo_config import fixture as config_fixture
 import testtools
 
 from vsm_authz import conf as vsm_conf
-from vsm_authz import limits
+from vsm_authz import keystone_limits
 from vsm_devenv.localcloud import fixture as localcloud_fixture
 from vsm_tests.functional.authz import base
 
@@ -94,13 +94,13 @@ class TestLimitCheckerForReal(LocalCloudTestCase):
         self.project = self.info['projects']['demo']
 
     def test_within_and_over_limit(self):
-        checker = limits.LimitChecker(self.conf)
+        checker = keystone_limits.LimitChecker(self.conf)
         limit = checker.get_limit(self.project)
         self.assertIsInstance(limit, int)
         self.assertGreater(limit, 0)
         checker.check(self.project, 0, 1)
         checker.check(self.project, limit - 1, 1)
-        exc = self.assertRaises(limits.OverLimit, checker.check,
+        exc = self.assertRaises(keystone_limits.OverLimit, checker.check,
                                 self.project, limit, 1)
         self.assertEqual((limit, limit, 1), (exc.limit, exc.usage,
                                              exc.delta))
@@ -108,8 +108,8 @@ class TestLimitCheckerForReal(LocalCloudTestCase):
     def test_unregistered_resource(self):
         self.conf.set_override('resource_name', 'vsm_no_such_resource',
                                group='unified_limits')
-        checker = limits.LimitChecker(self.conf)
-        exc = self.assertRaises(limits.LimitNotRegistered, checker.check,
+        checker = keystone_limits.LimitChecker(self.conf)
+        exc = self.assertRaises(keystone_limits.LimitNotRegistered, checker.check,
                                 self.project, 0, 1)
         self.assertIn('vsm_no_such_resource is not registered', str(exc))
         self.assertIsNone(checker.get_limit(self.project))

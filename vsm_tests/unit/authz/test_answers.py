@@ -16,7 +16,7 @@ import testtools
 
 from vsm_agent import protocol
 from vsm_authz import answers
-from vsm_tests.unit.authz import test_pipeline_fakes as fakes
+from vsm_tests.unit.authz import fakes
 
 R = protocol.ResponseState
 

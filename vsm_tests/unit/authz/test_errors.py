@@ -17,19 +17,19 @@ from oslo_db import exception as db_exc
 import testtools
 from tooz import coordination
 
-from vsm_authz import clouds
+from vsm_authz import clients
 from vsm_authz import errors
-from vsm_authz import execute
-from vsm_authz import limits
+from vsm_authz import extend
+from vsm_authz import keystone_limits
 from vsm_authz import locks
 
 
 class TestIsTransient(testtools.TestCase):
 
     def test_transient(self):
-        for exc in (clouds.CloudUnavailable('nova down', 503),
-                    execute.ExtendBusy('already extending'),
-                    limits.LimitServiceUnavailable('keystone down'),
+        for exc in (clients.CloudUnavailable('nova down', 503),
+                    extend.ExtendBusy('already extending'),
+                    keystone_limits.LimitServiceUnavailable('keystone down'),
                     ksa_exc.ConnectFailure('refused'),
                     ksa_exc.ConnectTimeout('slow'),
                     ksa_exc.ServiceUnavailable(),
@@ -41,10 +41,10 @@ class TestIsTransient(testtools.TestCase):
             self.assertTrue(errors.is_transient(exc), repr(exc))
 
     def test_answers_and_bugs_are_not(self):
-        for exc in (clouds.NotFound('gone', 404),
-                    clouds.OverQuota('quota', 413),
-                    clouds.CloudError('forbidden', 403),
-                    limits.OverLimit('p', 'r', 10, 9, 2),
+        for exc in (clients.NotFound('gone', 404),
+                    clients.OverQuota('quota', 413),
+                    clients.CloudError('forbidden', 403),
+                    keystone_limits.OverLimit('p', 'r', 10, 9, 2),
                     ksa_exc.Unauthorized(),
                     db_exc.DBDuplicateEntry(),
                     KeyError('bug'), ValueError('bad')):

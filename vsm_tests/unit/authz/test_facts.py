@@ -22,7 +22,7 @@ from vsm_authz.db import fixture as db_fixture
 from vsm_authz import facts
 from vsm_authz.rules import base
 from vsm_authz.rules import size
-from vsm_tests.unit.authz import test_pipeline_fakes as fakes
+from vsm_tests.unit.authz import fakes
 
 
 class TestGatherer(testtools.TestCase):

@@ -21,7 +21,7 @@ import oslo_messaging as messaging
 from vsm_agent import protocol
 from vsm_authz.db import api as db_api
 from vsm_authz import listener
-from vsm_tests.unit.authz import test_pipeline_fakes as fakes
+from vsm_tests.unit.authz import fakes
 
 SAMPLES = os.path.join(os.path.dirname(__file__), '..', '..', 'samples')
 

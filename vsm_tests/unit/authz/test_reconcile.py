@@ -15,7 +15,7 @@
 from vsm_agent import protocol
 from vsm_authz.db import api as db_api
 from vsm_authz import reconcile
-from vsm_tests.unit.authz import test_pipeline_fakes as fakes
+from vsm_tests.unit.authz import fakes
 
 R = protocol.ResponseState
 

@@ -21,14 +21,14 @@ import testtools
 from vsm_agent import protocol
 from vsm_authz import conf as vsm_conf
 from vsm_authz import expansion_policy
-from vsm_authz import limits
+from vsm_authz import keystone_limits
 from vsm_authz import rules
 from vsm_authz.rules import base
 from vsm_authz.rules import escalation
-from vsm_authz.rules import limits as limit_rules
 from vsm_authz.rules import quota
 from vsm_authz.rules import rate
 from vsm_authz.rules import size
+from vsm_authz.rules import unified_limit
 
 VOL = '6f1c2a4e-0b8d-4c1e-9a57-3d2f00c1ab42'
 SRV = '11111111-2222-4333-8444-555555555555'
@@ -77,8 +77,8 @@ class FakeChecker:
         if self.error:
             raise self.error
         if self.limit >= 0 and current_usage_gb + delta_gb > self.limit:
-            raise limits.OverLimit(project_id, 'vsm_storage_gigabytes',
-                                   self.limit, current_usage_gb, delta_gb)
+            raise keystone_limits.OverLimit(project_id, 'vsm_storage_gigabytes',
+                                            self.limit, current_usage_gb, delta_gb)
 
 
 class RuleTable(testtools.TestCase):
@@ -256,7 +256,7 @@ class TestCinderQuota(RuleTable):
 
 class TestUnifiedLimit(RuleTable):
     def test_table(self):
-        self.check_table(limit_rules.UnifiedLimitRule(FakeChecker(100)), [
+        self.check_table(unified_limit.UnifiedLimitRule(FakeChecker(100)), [
             ('fits', dict(want=20, usage=50), 20),
             ('exactly', dict(want=20, size_gb=10, usage=90), 20),
             ('clamped to headroom', dict(want=20, size_gb=10, usage=95),
@@ -270,22 +270,22 @@ class TestUnifiedLimit(RuleTable):
 
     def test_usage_and_delta_passed(self):
         checker = FakeChecker(100)
-        limit_rules.UnifiedLimitRule(checker).apply(
+        unified_limit.UnifiedLimitRule(checker).apply(
             make_ctx(want=20, size_gb=10, usage=42), 18)
         self.assertEqual([(PRJ, 42, 8)], checker.calls)
 
     def test_unregistered(self):
-        rule = limit_rules.UnifiedLimitRule(FakeChecker(
-            error=limits.LimitNotRegistered('vsm_storage_gigabytes')))
+        rule = unified_limit.UnifiedLimitRule(FakeChecker(
+            error=keystone_limits.LimitNotRegistered('vsm_storage_gigabytes')))
         decision = rule.apply(make_ctx(), 12)
         self.assertEqual(('deny', 'limit_unregistered'),
                          (decision.outcome, decision.reason))
         self.assertIn('vsm-manage bootstrap', decision.message)
 
     def test_keystone_down_is_not_a_decision(self):
-        rule = limit_rules.UnifiedLimitRule(FakeChecker(
-            error=limits.LimitServiceUnavailable('down')))
-        self.assertRaises(limits.LimitServiceUnavailable, rule.apply,
+        rule = unified_limit.UnifiedLimitRule(FakeChecker(
+            error=keystone_limits.LimitServiceUnavailable('down')))
+        self.assertRaises(keystone_limits.LimitServiceUnavailable, rule.apply,
                           make_ctx(), 12)
 
 

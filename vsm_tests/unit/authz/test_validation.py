@@ -15,7 +15,7 @@
 import testtools
 
 from vsm_authz import validation
-from vsm_tests.unit.authz import test_pipeline_fakes as fakes
+from vsm_tests.unit.authz import fakes
 
 
 class TestValidator(testtools.TestCase):

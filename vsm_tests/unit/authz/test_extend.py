@@ -16,8 +16,8 @@ from oslo_config import cfg
 import testtools
 
 from vsm_authz import conf as vsm_conf
-from vsm_authz import execute
-from vsm_tests.unit.authz import test_pipeline_fakes as fakes
+from vsm_authz import extend
+from vsm_tests.unit.authz import fakes
 
 
 class TestExtender(testtools.TestCase):
@@ -35,8 +35,8 @@ class TestExtender(testtools.TestCase):
             self.clock[0] += seconds
         self.nova = fakes.FakeNova()
         self.cinder = fakes.FakeCinder()
-        self.extender = execute.Extender(conf, self.cinder, sleep=sleep,
-                                         clock=lambda: self.clock[0])
+        self.extender = extend.Extender(conf, self.cinder, sleep=sleep,
+                                        clock=lambda: self.clock[0])
         self.server = self.nova.add_server()
         self.volume = self.cinder.add_volume(self.nova, self.server, 10)
 
@@ -76,7 +76,7 @@ class TestExtender(testtools.TestCase):
 
     def test_busy_is_transient(self):
         self.cinder.extend_behaviour = 'busy'
-        self.assertRaises(execute.ExtendBusy, self.extender.extend,
+        self.assertRaises(extend.ExtendBusy, self.extender.extend,
                           self.volume, 12)
 
     def test_timeout_with_backoff(self):

@@ -14,9 +14,9 @@
 
 Usage::
 
-    from vsm_authz import execute
+    from vsm_authz import extend
 
-    extender = execute.Extender(conf, cinder)
+    extender = extend.Extender(conf, cinder)
     outcome = extender.extend(volume_id, target_gb, issue=True)
     outcome.extended, outcome.size_gb, outcome.reason, outcome.message
 
@@ -42,7 +42,7 @@ deadline
 
 A 400 (another extend in flight, or a transient status) raises
 :class:`ExtendBusy`; an unreachable Cinder raises
-:class:`vsm_authz.clouds.CloudUnavailable`. Both are transient: the caller
+:class:`vsm_authz.clients.CloudUnavailable`. Both are transient: the caller
 requeues the notification, and because the target size is absolute and the
 volume is read first, doing it again never extends twice.
 
@@ -59,7 +59,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from vsm_agent import protocol
-from vsm_authz import clouds
+from vsm_authz import clients
 
 LOG = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class ExtendOutcome:
 class Extender:
     """Cinder ``os-extend`` plus the wait for its outcome."""
 
-    def __init__(self, conf: cfg.ConfigOpts, cinder: clouds.CinderClient,
+    def __init__(self, conf: cfg.ConfigOpts, cinder: clients.CinderClient,
                  sleep=time.sleep, clock=time.monotonic):
         self.cinder = cinder
         self.timeout = conf.extend.timeout
@@ -120,10 +120,10 @@ class Extender:
                                      'flight' % (volume['status'], size))
             try:
                 self.cinder.extend_volume(volume_id, target_gb)
-            except clouds.OverQuota as exc:
+            except clients.OverQuota as exc:
                 return ExtendOutcome(False, size, protocol.Reason.QUOTA,
                                      str(exc))
-            except clouds.BadRequest as exc:
+            except clients.BadRequest as exc:
                 raise ExtendBusy('Cinder refused to extend volume %s now: %s'
                                  % (volume_id, exc)) from exc
             LOG.info('Extend of volume %s from %d to %d GB accepted, '
@@ -133,7 +133,7 @@ class Extender:
     def _get(self, volume_id: str) -> dict:
         volume = self.cinder.get_volume(volume_id)
         if volume is None:
-            raise clouds.NotFound('volume %s disappeared' % volume_id, 404)
+            raise clients.NotFound('volume %s disappeared' % volume_id, 404)
         return volume
 
     def _wait(self, volume_id, old_size, target_gb, request_id):

@@ -10,11 +10,11 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The Keystone unified limit (see :mod:`vsm_authz.limits` for what the
-resource measures and how Keystone must be set up)."""
+"""The Keystone unified limit (see :mod:`vsm_authz.keystone_limits` for
+what the resource measures and how Keystone must be set up)."""
 
 from vsm_agent import protocol
-from vsm_authz import limits
+from vsm_authz import keystone_limits
 from vsm_authz.rules import base
 
 
@@ -54,10 +54,10 @@ class UnifiedLimitRule(base.Rule):
         try:
             self.checker.check(ctx.volume.project_id, ctx.project_usage_gb,
                                target_gb - size)
-        except limits.LimitNotRegistered as exc:
+        except keystone_limits.LimitNotRegistered as exc:
             return self.deny(ctx, protocol.Reason.LIMIT_UNREGISTERED,
                              str(exc))
-        except limits.OverLimit as exc:
+        except keystone_limits.OverLimit as exc:
             if exc.headroom >= max(ctx.policy.min_step_gb, 1):
                 return size + exc.headroom
             return self.deny(

@@ -18,7 +18,7 @@ from oslo_limit import fixture as limit_fixture
 import testtools
 
 from vsm_authz import conf as vsm_conf
-from vsm_authz import limits
+from vsm_authz import keystone_limits
 
 RESOURCE = 'vsm_storage_gigabytes'
 PRJ = 'a' * 32
@@ -39,7 +39,7 @@ class LimitTestCase(testtools.TestCase):
                                                    projlimits or {}))
         for name, value in overrides.items():
             self.conf.set_override(name, value, group='unified_limits')
-        return limits.LimitChecker(self.conf)
+        return keystone_limits.LimitChecker(self.conf)
 
 
 class TestLimitChecker(LimitTestCase):
@@ -50,14 +50,14 @@ class TestLimitChecker(LimitTestCase):
 
     def test_over_registered_default(self):
         checker = self.checker({RESOURCE: 100})
-        exc = self.assertRaises(limits.OverLimit, checker.check, PRJ, 90, 11)
+        exc = self.assertRaises(keystone_limits.OverLimit, checker.check, PRJ, 90, 11)
         self.assertEqual((100, 90, 11, 10), (exc.limit, exc.usage,
                                              exc.delta, exc.headroom))
         self.assertIn('limit of 100', str(exc))
 
     def test_project_limit_overrides_default(self):
         checker = self.checker({RESOURCE: 100}, {PRJ: {RESOURCE: 50}})
-        self.assertRaises(limits.OverLimit, checker.check, PRJ, 45, 6)
+        self.assertRaises(keystone_limits.OverLimit, checker.check, PRJ, 45, 6)
         checker.check(OTHER, 45, 6)
         self.assertEqual(50, checker.get_limit(PRJ))
         self.assertEqual(100, checker.get_limit(OTHER))
@@ -69,13 +69,13 @@ class TestLimitChecker(LimitTestCase):
 
     def test_registered_zero_is_a_real_limit(self):
         checker = self.checker({RESOURCE: 0})
-        exc = self.assertRaises(limits.OverLimit, checker.check, PRJ, 0, 1)
+        exc = self.assertRaises(keystone_limits.OverLimit, checker.check, PRJ, 0, 1)
         self.assertEqual(0, exc.limit)
         self.assertEqual(0, checker.get_limit(PRJ))
 
     def test_unregistered_is_named_not_zero(self):
         checker = self.checker({'something_else': 100})
-        exc = self.assertRaises(limits.LimitNotRegistered, checker.check,
+        exc = self.assertRaises(keystone_limits.LimitNotRegistered, checker.check,
                                 PRJ, 0, 1)
         self.assertEqual(
             'resource vsm_storage_gigabytes is not registered in Keystone '
@@ -84,12 +84,12 @@ class TestLimitChecker(LimitTestCase):
 
     def test_resource_name_is_configurable(self):
         checker = self.checker({'gb': 5}, resource_name='gb')
-        self.assertRaises(limits.OverLimit, checker.check, PRJ, 5, 1)
+        self.assertRaises(keystone_limits.OverLimit, checker.check, PRJ, 5, 1)
 
     def test_usage_is_per_call(self):
         checker = self.checker({RESOURCE: 100})
         checker.check(PRJ, 0, 100)
-        self.assertRaises(limits.OverLimit, checker.check, PRJ, 1, 100)
+        self.assertRaises(keystone_limits.OverLimit, checker.check, PRJ, 1, 100)
         checker.check(PRJ, 0, 100)
 
     def test_enforcer_rebuilt_after_cache_expiry(self):
@@ -100,7 +100,7 @@ class TestLimitChecker(LimitTestCase):
             return _FakeEnforcer()
 
         self.conf.set_override('cache_seconds', 0, group='unified_limits')
-        checker = limits.LimitChecker(self.conf, enforcer_factory=factory)
+        checker = keystone_limits.LimitChecker(self.conf, enforcer_factory=factory)
         checker.check(PRJ, 1, 1)
         checker.check(PRJ, 1, 1)
         self.assertEqual(2, len(built))
@@ -109,8 +109,8 @@ class TestLimitChecker(LimitTestCase):
         def factory(callback):
             raise ValueError('Endpoint not found')
 
-        checker = limits.LimitChecker(self.conf, enforcer_factory=factory)
-        exc = self.assertRaises(limits.LimitServiceUnavailable,
+        checker = keystone_limits.LimitChecker(self.conf, enforcer_factory=factory)
+        exc = self.assertRaises(keystone_limits.LimitServiceUnavailable,
                                 checker.check, PRJ, 1, 1)
         self.assertIn('Endpoint not found', str(exc))
 

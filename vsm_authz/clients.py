@@ -34,9 +34,9 @@ them, all with the standard keystoneauth option names::
 
 Usage::
 
-    from vsm_authz import clouds
+    from vsm_authz import clients
 
-    nova, cinder = clouds.connect(conf)
+    nova, cinder = clients.connect(conf)
     server = nova.get_server(server_id)           # None if it does not exist
     volume = cinder.get_volume(volume_id)
     cinder.extend_volume(volume_id, 12)           # microversion 3.42

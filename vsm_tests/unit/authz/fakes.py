@@ -29,7 +29,7 @@ from oslo_config import cfg
 import testtools
 
 from vsm_agent import protocol
-from vsm_authz import clouds
+from vsm_authz import clients
 from vsm_authz import conf as vsm_conf
 from vsm_authz.db import api as db_api
 from vsm_authz.db import fixture as db_fixture
@@ -63,7 +63,7 @@ class FakeNova:
 
     def _check(self):
         if self.unavailable:
-            raise clouds.CloudUnavailable('nova down')
+            raise clients.CloudUnavailable('nova down')
 
     def get_server(self, server_id):
         self.calls['get_server'] += 1
@@ -82,9 +82,9 @@ class FakeNova:
         self._check()
         if self.conflicts:
             self.conflicts -= 1
-            raise clouds.Conflict('busy', 409)
+            raise clients.Conflict('busy', 409)
         if server_id not in self.servers:
-            raise clouds.NotFound('gone', 404)
+            raise clients.NotFound('gone', 404)
         self.servers[server_id]['metadata'][key] = value
         self.writes.append((server_id, key, value))
 
@@ -131,7 +131,7 @@ class FakeCinder:
 
     def _check(self):
         if self.unavailable:
-            raise clouds.CloudUnavailable('cinder down')
+            raise clients.CloudUnavailable('cinder down')
 
     def get_volume(self, volume_id):
         self.calls['get_volume'] += 1
@@ -162,10 +162,10 @@ class FakeCinder:
         with self.lock:
             volume = self.volumes[volume_id]
             if self.extend_behaviour == '413':
-                raise clouds.OverQuota('over quota', 413)
+                raise clients.OverQuota('over quota', 413)
             if (self.extend_behaviour == 'busy'
                     or volume['status'] != 'in-use'):
-                raise clouds.BadRequest('invalid status', 400)
+                raise clients.BadRequest('invalid status', 400)
             assert new_size_gb > volume['size']
             volume['status'] = 'extending'
             volume['_target'] = new_size_gb
@@ -245,7 +245,7 @@ class FakeNotifier:
 
 
 class FakeLimitChecker:
-    """Stands in for vsm_authz.limits.LimitChecker (Keystone)."""
+    """Stands in for vsm_authz.keystone_limits.LimitChecker (Keystone)."""
 
     def __init__(self, limit=None):
         self.limit = limit
@@ -253,11 +253,11 @@ class FakeLimitChecker:
 
     def check(self, project_id, current_usage_gb, delta_gb):
         self.calls += 1
-        from vsm_authz import limits
+        from vsm_authz import keystone_limits
         if self.limit is not None and current_usage_gb + delta_gb > \
                 self.limit:
-            raise limits.OverLimit(project_id, 'vsm_storage_gigabytes',
-                                   self.limit, current_usage_gb, delta_gb)
+            raise keystone_limits.OverLimit(project_id, 'vsm_storage_gigabytes',
+                                            self.limit, current_usage_gb, delta_gb)
 
 
 class FlowTestCase(testtools.TestCase):

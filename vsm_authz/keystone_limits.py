@@ -23,18 +23,20 @@ which still apply (see :class:`vsm_authz.rules.quota.CinderQuotaRule`).
 
 Usage::
 
-    checker = LimitChecker(conf)            # reads [unified_limits] and
-                                            # [oslo_limit] of cfg.CONF
+    from vsm_authz import keystone_limits
+
+    checker = keystone_limits.LimitChecker(conf)  # [unified_limits], and
+                                                  # [oslo_limit] of cfg.CONF
     try:
         checker.check(project_id, current_usage_gb=30, delta_gb=5)
-    except limits.OverLimit as exc:         # exc.limit, .usage, .delta
+    except keystone_limits.OverLimit as exc:      # exc.limit, .usage, .delta
         ...
-    except limits.LimitNotRegistered:       # resource unknown to Keystone
+    except keystone_limits.LimitNotRegistered:    # unknown to Keystone
         ...
-    except limits.LimitServiceUnavailable:  # Keystone down / misconfigured:
-        ...                                 # retry later, do not deny
-    checker.get_limit(project_id)           # int, -1 unlimited, None when
-                                            # the resource is unregistered
+    except keystone_limits.LimitServiceUnavailable:  # Keystone down or
+        ...                                       # misconfigured: retry
+    checker.get_limit(project_id)       # int, -1 unlimited, None when the
+                                        # resource is unregistered
 
 Keystone side (``vsm-manage bootstrap`` does all of it): a service of
 type ``vsm`` with an endpoint in the region (oslo.limit finds the limits

@@ -17,7 +17,7 @@ import json
 from keystoneauth1 import exceptions as ksa_exc
 import testtools
 
-from vsm_authz import clouds
+from vsm_authz import clients
 
 
 class FakeResponse:
@@ -48,29 +48,29 @@ class TestErrors(testtools.TestCase):
 
     def test_translation(self):
         for exc, expected in (
-                (ksa_exc.ConnectFailure('down'), clouds.CloudUnavailable),
-                (ksa_exc.http.ServiceUnavailable(), clouds.CloudUnavailable),
+                (ksa_exc.ConnectFailure('down'), clients.CloudUnavailable),
+                (ksa_exc.http.ServiceUnavailable(), clients.CloudUnavailable),
                 (ksa_exc.http.InternalServerError(),
-                 clouds.CloudUnavailable),
-                (ksa_exc.http.Unauthorized(), clouds.CloudUnavailable),
-                (ksa_exc.http.NotFound(), clouds.NotFound),
-                (ksa_exc.http.Conflict(), clouds.Conflict),
-                (ksa_exc.http.RequestEntityTooLarge(), clouds.OverQuota),
-                (ksa_exc.http.BadRequest(), clouds.BadRequest),
-                (ksa_exc.http.Forbidden(), clouds.CloudError)):
-            cinder = clouds.CinderClient(FakeAdapter(exc))
-            error = self.assertRaises(clouds.CloudError, cinder.pools)
+                 clients.CloudUnavailable),
+                (ksa_exc.http.Unauthorized(), clients.CloudUnavailable),
+                (ksa_exc.http.NotFound(), clients.NotFound),
+                (ksa_exc.http.Conflict(), clients.Conflict),
+                (ksa_exc.http.RequestEntityTooLarge(), clients.OverQuota),
+                (ksa_exc.http.BadRequest(), clients.BadRequest),
+                (ksa_exc.http.Forbidden(), clients.CloudError)):
+            cinder = clients.CinderClient(FakeAdapter(exc))
+            error = self.assertRaises(clients.CloudError, cinder.pools)
             self.assertIs(expected, type(error), exc)
-        self.assertTrue(clouds.CloudUnavailable('x').transient)
-        self.assertFalse(clouds.NotFound('x').transient)
+        self.assertTrue(clients.CloudUnavailable('x').transient)
+        self.assertFalse(clients.NotFound('x').transient)
 
 
 class TestNova(testtools.TestCase):
 
     def test_metadata_write_is_single_key_put(self):
         adapter = FakeAdapter(FakeResponse(200, {'meta': {}}))
-        clouds.NovaClient(adapter).put_metadata_item('s1', 'vsm:resp:v',
-                                                     'x')
+        clients.NovaClient(adapter).put_metadata_item('s1', 'vsm:resp:v',
+                                                      'x')
         method, url, kwargs = adapter.requests[0]
         self.assertEqual(('PUT', '/servers/s1/metadata/vsm:resp:v'),
                          (method, url))
@@ -80,17 +80,17 @@ class TestNova(testtools.TestCase):
         adapter = FakeAdapter(ksa_exc.http.Conflict(),
                               ksa_exc.http.Conflict(),
                               FakeResponse(200, {}))
-        clouds.NovaClient(adapter).put_metadata_item('s1', 'k', 'v')
+        clients.NovaClient(adapter).put_metadata_item('s1', 'k', 'v')
         self.assertEqual(3, len(adapter.requests))
 
     def test_metadata_write_gives_up(self):
         adapter = FakeAdapter(*[ksa_exc.http.Conflict()] * 50)
-        nova = clouds.NovaClient(adapter, metadata_write_timeout=0.3)
-        self.assertRaises(clouds.Conflict, nova.put_metadata_item, 's', 'k',
+        nova = clients.NovaClient(adapter, metadata_write_timeout=0.3)
+        self.assertRaises(clients.Conflict, nova.put_metadata_item, 's', 'k',
                           'v')
 
     def test_missing_server_is_none(self):
-        nova = clouds.NovaClient(FakeAdapter(ksa_exc.http.NotFound()))
+        nova = clients.NovaClient(FakeAdapter(ksa_exc.http.NotFound()))
         self.assertIsNone(nova.get_server('s1'))
 
     def test_listing_pages_and_filters(self):
@@ -99,7 +99,7 @@ class TestNova(testtools.TestCase):
         page2 = {'servers': [{'id': 'c', 'metadata': {'vsm:req:y': '1'}}]}
         adapter = FakeAdapter(FakeResponse(200, page1),
                               FakeResponse(200, page2))
-        nova = clouds.NovaClient(adapter, list_page_size=2)
+        nova = clients.NovaClient(adapter, list_page_size=2)
         found = [s['id'] for s in nova.servers_with_vsm_keys('vsm:req:')]
         self.assertEqual(['a', 'c'], found)
         self.assertEqual('b', adapter.requests[1][2]['params']['marker'])
@@ -110,7 +110,7 @@ class TestCinder(testtools.TestCase):
 
     def test_extend_uses_microversion_342(self):
         adapter = FakeAdapter(FakeResponse(202))
-        clouds.CinderClient(adapter).extend_volume('v1', 12)
+        clients.CinderClient(adapter).extend_volume('v1', 12)
         method, url, kwargs = adapter.requests[0]
         self.assertEqual(('POST', '/volumes/v1/action'), (method, url))
         self.assertEqual({'os-extend': {'new_size': 12}}, kwargs['json'])
@@ -119,4 +119,4 @@ class TestCinder(testtools.TestCase):
 
     def test_user_messages_best_effort(self):
         adapter = FakeAdapter(ksa_exc.http.Forbidden())
-        self.assertEqual([], clouds.CinderClient(adapter).user_messages('v'))
+        self.assertEqual([], clients.CinderClient(adapter).user_messages('v'))
