@@ -40,19 +40,21 @@ from vsm_authz.db import api as db_api
 
 LOG = logging.getLogger(__name__)
 
+State = db_api.RecordState
+
 #: Fixed id/seq used to answer a request whose own id/seq are unreadable.
 _UNKNOWN_ID = '0' * 32
 _ID_FIELD = re.compile(r'(?:^|;)id=([0-9a-f]{32})(?:;|$)')
 _SEQ_FIELD = re.compile(r'(?:^|;)seq=([1-9][0-9]{0,9})(?:;|$)')
 
 _RESPONSE_STATE = {
-    db_api.PENDING: protocol.ResponseState.PENDING,
-    db_api.GRANTED: protocol.ResponseState.GRANTED,
-    db_api.EXTENDING: protocol.ResponseState.GRANTED,
-    db_api.EXTENDED: protocol.ResponseState.EXTENDED,
-    db_api.GROWN: protocol.ResponseState.EXTENDED,
-    db_api.DENIED: protocol.ResponseState.DENIED,
-    db_api.FAILED: protocol.ResponseState.FAILED,
+    State.PENDING: protocol.ResponseState.PENDING,
+    State.GRANTED: protocol.ResponseState.GRANTED,
+    State.EXTENDING: protocol.ResponseState.GRANTED,
+    State.EXTENDED: protocol.ResponseState.EXTENDED,
+    State.GROWN: protocol.ResponseState.EXTENDED,
+    State.DENIED: protocol.ResponseState.DENIED,
+    State.FAILED: protocol.ResponseState.FAILED,
 }
 
 

@@ -44,6 +44,8 @@ from vsm_authz import validation
 
 LOG = logging.getLogger(__name__)
 
+State = db_api.RecordState
+
 
 class Driver:
     """Thread safe; one per pipeline."""
@@ -94,7 +96,7 @@ class Driver:
     def move_on(self, record, request, volume, out):
         """Under the locks: decide, then extend. ``volume`` is Cinder's
         view of the volume read under these locks, if any."""
-        if record.state == db_api.RECEIVED:
+        if record.state == State.RECEIVED:
             if volume is None:
                 volume = self.cinder.get_volume(record.volume_id)
                 try:
@@ -103,7 +105,7 @@ class Driver:
                         record.volume_id, volume)
                 except validation.Rejection:
                     return self.step(
-                        record, db_api.DENIED, 'request.denied', out,
+                        record, State.DENIED, 'request.denied', out,
                         reason=protocol.Reason.NOT_ATTACHED,
                         message='volume no longer attached to the server')
             record = self._decide(
@@ -129,38 +131,38 @@ class Driver:
                                'cinder_size_gb': context.volume.size_gb})
         if decision.outcome == 'grant':
             # Answered before the extend: the agent knows a change comes.
-            return self.step(record, db_api.GRANTED, 'request.granted', out,
+            return self.step(record, State.GRANTED, 'request.granted', out,
                              notify='granted',
                              detail={'granted_gb': decision.size_gb},
                              reason=decision.reason or protocol.Reason.OK,
                              message=decision.message,
                              granted_gb=decision.size_gb)
         if decision.outcome == 'pending':
-            return self.step(record, db_api.PENDING, None, out,
+            return self.step(record, State.PENDING, None, out,
                              reason=decision.reason,
                              message=decision.message,
                              granted_gb=decision.size_gb)
         # deny (dry-run grants come back from the engine as denials)
-        return self.step(record, db_api.DENIED, 'request.denied', out,
+        return self.step(record, State.DENIED, 'request.denied', out,
                          notify='denied', detail=decision.message,
                          reason=decision.reason, message=decision.message,
                          retry_after=decision.retry_after,
                          final_size_gb=context.volume.size_gb)
 
     def _execute(self, record, volume, out):
-        if record.state == db_api.GRANTED:
-            record = self._transition(record, db_api.EXTENDING)
-            if record.state != db_api.EXTENDING:
+        if record.state == State.GRANTED:
+            record = self._transition(record, State.EXTENDING)
+            if record.state != State.EXTENDING:
                 return record
         outcome = self.extender.extend(record.volume_id, record.granted_gb,
                                        request_id=record.request_id,
                                        volume=volume)
         if outcome.extended:
-            return self.step(record, db_api.EXTENDED, 'extend.done', out,
+            return self.step(record, State.EXTENDED, 'extend.done', out,
                              audit_reason=protocol.Reason.OK,
                              detail={'size_gb': outcome.size_gb},
                              final_size_gb=outcome.size_gb)
-        return self.step(record, db_api.FAILED, 'extend.failed', out,
+        return self.step(record, State.FAILED, 'extend.failed', out,
                          notify='failed', detail=outcome.message,
                          reason=outcome.reason, message=outcome.message,
                          final_size_gb=outcome.size_gb)

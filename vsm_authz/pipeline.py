@@ -78,6 +78,8 @@ from vsm_authz import validation
 
 LOG = logging.getLogger(__name__)
 
+State = db_api.RecordState
+
 #: How long a duplicate waits for a volume lock before concluding that
 #: another driver is answering the request.
 BUSY_PROBE_SECONDS = 0.5
@@ -155,13 +157,13 @@ class Pipeline:
             record = self.db.get_request(volume_id, request.request_id)
             if record is None or record.server_id != server_id:
                 return False
-            if record.state == db_api.RECEIVED or \
+            if record.state == State.RECEIVED or \
                     record.state in db_api.IN_FLIGHT_STATES:
                 # Maybe a live driver holds the locks, maybe a transient
                 # error sent this message back: drive (waits on the lock).
                 return False
             if (request.state is not protocol.RequestState.REQUESTED
-                    and record.state == db_api.EXTENDED):
+                    and record.state == State.EXTENDED):
                 return False  # an acknowledgement to record
             if not answers.same_answer(answers.response_for(record),
                                        entry.response):
@@ -242,7 +244,7 @@ class Pipeline:
                 self._reject(server, request, exc)
                 return None
             return self._receive(server, request, out)
-        if record.final or record.state == db_api.PENDING:
+        if record.final or record.state == State.PENDING:
             return record
         # A duplicate (or the notification of our own answer) for a record
         # in flight: if its driver holds the volume lock it will answer;
@@ -313,15 +315,15 @@ class Pipeline:
                            detail='acknowledgement of an unknown request')
             return self.db.latest_request(request.volume_id) \
                 if record is None else None
-        if record.state != db_api.EXTENDED:
+        if record.state != State.EXTENDED:
             return record
         if request.state is protocol.RequestState.GROWN:
             return self.driver.step(
-                record, db_api.GROWN, 'request.completed', notify='completed',
+                record, State.GROWN, 'request.completed', notify='completed',
                 audit_reason=protocol.Reason.GROWN,
                 detail={'guest_size_gb': request.current_gb})
         return self.driver.step(
-            record, db_api.FAILED, 'request.grow_failed', notify='failed',
+            record, State.FAILED, 'request.grow_failed', notify='failed',
             detail=request.reason, reason=protocol.Reason.GROW_FAILED,
             message='the guest could not grow the file system (%s)'
                     % request.reason)

@@ -59,6 +59,8 @@ from vsm_authz import pipeline
 
 LOG = logging.getLogger(__name__)
 
+State = db_api.RecordState
+
 
 @dataclasses.dataclass
 class ReconcileReport:
@@ -105,7 +107,7 @@ class Reconciler:
                            else LOG.exception)
                     log('Reconciliation of server %s failed: %s',
                         server.get('id'), exc)
-            states = (db_api.RECEIVED,) + tuple(db_api.IN_FLIGHT_STATES)
+            states = (State.RECEIVED,) + tuple(db_api.IN_FLIGHT_STATES)
             for record in self.db.in_flight(older_than=self.in_flight_age,
                                             states=states):
                 if self._stop.is_set():

@@ -70,6 +70,7 @@ several workers on MySQL/MariaDB (``mysql+pymysql://...``).
 
 import dataclasses
 import datetime
+import enum
 import json
 import threading
 import typing
@@ -85,31 +86,41 @@ from vsm_agent import protocol
 from vsm_authz.db import models
 
 
-RECEIVED = 'received'
-PENDING = 'pending'
-GRANTED = 'granted'
-EXTENDING = 'extending'
-EXTENDED = 'extended'
-GROWN = 'grown'
-DENIED = 'denied'
-FAILED = 'failed'
+class RecordState(str, enum.Enum):
+    """The state of an expansion record. Members are the strings the
+    database stores, and compare and hash like them."""
 
+    RECEIVED = 'received'
+    PENDING = 'pending'
+    GRANTED = 'granted'
+    EXTENDING = 'extending'
+    EXTENDED = 'extended'
+    GROWN = 'grown'
+    DENIED = 'denied'
+    FAILED = 'failed'
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+    __hash__ = str.__hash__
+
+
+_S = RecordState
 #: new states each state may move to.
 TRANSITIONS = {
-    RECEIVED: frozenset({PENDING, GRANTED, DENIED, FAILED}),
-    PENDING: frozenset({GRANTED, DENIED, FAILED}),
-    GRANTED: frozenset({EXTENDING, EXTENDED, FAILED}),
-    EXTENDING: frozenset({EXTENDED, FAILED}),
-    EXTENDED: frozenset({GROWN, FAILED}),
-    GROWN: frozenset(),
-    DENIED: frozenset(),
-    FAILED: frozenset(),
+    _S.RECEIVED: frozenset({_S.PENDING, _S.GRANTED, _S.DENIED, _S.FAILED}),
+    _S.PENDING: frozenset({_S.GRANTED, _S.DENIED, _S.FAILED}),
+    _S.GRANTED: frozenset({_S.EXTENDING, _S.EXTENDED, _S.FAILED}),
+    _S.EXTENDING: frozenset({_S.EXTENDED, _S.FAILED}),
+    _S.EXTENDED: frozenset({_S.GROWN, _S.FAILED}),
+    _S.GROWN: frozenset(),
+    _S.DENIED: frozenset(),
+    _S.FAILED: frozenset(),
 }
 STATES = frozenset(TRANSITIONS)
 #: States nothing moves out of.
 FINAL_STATES = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 #: A Cinder extend may have been started: crash recovery looks at these.
-IN_FLIGHT_STATES = (GRANTED, EXTENDING)
+IN_FLIGHT_STATES = (RecordState.GRANTED, RecordState.EXTENDING)
 
 
 class StaleRequest(Exception):
@@ -170,7 +181,7 @@ class ExpansionRecord:
     request_reason: str
     request_timestamp: int
     size_gb_at_request: int
-    state: str
+    state: RecordState
     reason: typing.Optional[str]
     message: typing.Optional[str]
     retry_after: typing.Optional[int]
@@ -215,8 +226,11 @@ class AuditRecord:
 
 
 def _copy(record_cls, row):
-    return record_cls(**{f.name: getattr(row, f.name)
-                         for f in dataclasses.fields(record_cls)})
+    values = {f.name: getattr(row, f.name)
+              for f in dataclasses.fields(record_cls)}
+    if 'state' in values:
+        values['state'] = RecordState(values['state'])
+    return record_cls(**values)
 
 
 # ------------------------------------------------------------- engine --
@@ -422,7 +436,8 @@ def _record_request(request, server_id, project_id, size_gb_at_request):
             requested_gb=request.requested_gb,
             request_reason=request.reason,
             request_timestamp=request.timestamp,
-            size_gb_at_request=size_gb_at_request, state=RECEIVED,
+            size_gb_at_request=size_gb_at_request,
+            state=RecordState.RECEIVED.value,
             created_at=now, updated_at=now)
         session.add(row)
         session.flush()
@@ -492,7 +507,8 @@ def transition(volume_id: str, request_id: str, new_state: str, *,
                              % ('/'.join(bad), new_state))
     table = models.ExpansionRequest.__table__
     now = _now()
-    values = {'state': new_state, 'updated_at': now}
+    new_state = RecordState(new_state)
+    values = {'state': new_state.value, 'updated_at': now}
     for name, value in (('reason', reason), ('message', message),
                         ('granted_gb', granted_gb),
                         ('final_size_gb', final_size_gb),
@@ -501,18 +517,18 @@ def transition(volume_id: str, request_id: str, new_state: str, *,
             values[name] = value
     if message is not None:
         values['message'] = message[:1024]
-    if new_state == GRANTED:
+    if new_state == RecordState.GRANTED:
         values['granted_at'] = now
         # Evaluated on the old row: a grant out of 'pending' was approved
         # by a human.
-        values['automatic'] = sa.case((table.c.state == PENDING, False),
-                                      else_=True)
+        values['automatic'] = sa.case(
+            (table.c.state == RecordState.PENDING.value, False), else_=True)
     with _writer() as session:
         result = session.execute(
             table.update()
             .where(table.c.volume_id == volume_id,
                    table.c.request_id == request_id,
-                   table.c.state.in_(expected))
+                   table.c.state.in_([str(s) for s in expected]))
             .values(**values))
         row = session.execute(
             sa.select(models.ExpansionRequest).filter_by(
@@ -545,7 +561,7 @@ def in_flight(older_than=None, states=IN_FLIGHT_STATES
     """
     cutoff = _as_cutoff(older_than)
     query = sa.select(models.ExpansionRequest).where(
-        models.ExpansionRequest.state.in_(tuple(states)))
+        models.ExpansionRequest.state.in_([str(s) for s in states]))
     if cutoff is not None:
         query = query.where(models.ExpansionRequest.updated_at < cutoff)
     with _reader() as session:
@@ -572,7 +588,8 @@ def list_requests(volume_id=None, project_id=None, server_id=None,
                 getattr(models.ExpansionRequest, column) == value)
     if state is not None:
         states = (state,) if isinstance(state, str) else tuple(state)
-        query = query.where(models.ExpansionRequest.state.in_(states))
+        query = query.where(models.ExpansionRequest.state.in_(
+            [str(s) for s in states]))
     if since is not None:
         query = query.where(models.ExpansionRequest.created_at >= since)
     query = query.order_by(models.ExpansionRequest.id.desc())

@@ -95,7 +95,7 @@ class TestRecordRequest(DBTestCase):
     def test_first_record_creates_request_and_volume(self):
         rec, created = self.record(seq=1, size=10)
         self.assertTrue(created)
-        self.assertEqual(db_api.RECEIVED, rec.state)
+        self.assertEqual(db_api.RecordState.RECEIVED, rec.state)
         self.assertEqual((VOL, 1, 12, 10), (rec.volume_id, rec.seq,
                                             rec.requested_gb,
                                             rec.size_gb_at_request))
@@ -111,10 +111,10 @@ class TestRecordRequest(DBTestCase):
 
     def test_duplicate_returns_current_state(self):
         self.record(seq=1)
-        db_api.transition(VOL, '%032x' % 1, db_api.DENIED, reason='quota')
+        db_api.transition(VOL, '%032x' % 1, db_api.RecordState.DENIED, reason='quota')
         again, created = self.record(seq=1)
         self.assertFalse(created)
-        self.assertEqual(db_api.DENIED, again.state)
+        self.assertEqual(db_api.RecordState.DENIED, again.state)
 
     def test_lower_seq_is_stale(self):
         self.record(seq=5)
@@ -170,25 +170,39 @@ class TestTransitions(DBTestCase):
         self.record(seq=1)
 
     def test_happy_path(self):
-        rec = db_api.transition(VOL, self.RID, db_api.GRANTED,
+        rec = db_api.transition(VOL, self.RID, db_api.RecordState.GRANTED,
                                 granted_gb=12, reason='ok', message='m')
-        self.assertEqual((db_api.GRANTED, 12, 'ok', True),
+        self.assertEqual((db_api.RecordState.GRANTED, 12, 'ok', True),
                          (rec.state, rec.granted_gb, rec.reason,
                           rec.automatic))
         self.assertIsNotNone(rec.granted_at)
-        db_api.transition(VOL, self.RID, db_api.EXTENDING)
-        db_api.transition(VOL, self.RID, db_api.EXTENDED, final_size_gb=12)
-        rec = db_api.transition(VOL, self.RID, db_api.GROWN)
-        self.assertEqual((db_api.GROWN, 12, 'ok'),
+        db_api.transition(VOL, self.RID, db_api.RecordState.EXTENDING)
+        db_api.transition(VOL, self.RID, db_api.RecordState.EXTENDED,
+                          final_size_gb=12)
+        rec = db_api.transition(VOL, self.RID, db_api.RecordState.GROWN)
+        self.assertEqual((db_api.RecordState.GROWN, 12, 'ok'),
                          (rec.state, rec.final_size_gb, rec.reason))
         self.assertTrue(rec.final)
 
+    def test_states_are_an_enum_stored_as_before(self):
+        rec = db_api.transition(VOL, self.RID, 'granted', granted_gb=12)
+        self.assertIs(db_api.RecordState.GRANTED, rec.state)
+        self.assertEqual('granted', rec.state)
+        self.assertEqual('granted', '%s' % rec.state)
+        with db_api.get_engine().connect() as conn:
+            stored = conn.exec_driver_sql(
+                'SELECT state FROM expansion_requests').scalar_one()
+        self.assertEqual('granted', stored)
+        self.assertEqual(str, type(stored))
+        self.assertRaises(ValueError, db_api.transition, VOL, self.RID,
+                          'bogus')
+
     def test_cas_only_one_winner(self):
-        db_api.transition(VOL, self.RID, db_api.GRANTED, granted_gb=12)
+        db_api.transition(VOL, self.RID, db_api.RecordState.GRANTED, granted_gb=12)
         exc = self.assertRaises(db_api.InvalidTransition, db_api.transition,
-                                VOL, self.RID, db_api.GRANTED,
+                                VOL, self.RID, db_api.RecordState.GRANTED,
                                 granted_gb=13)
-        self.assertEqual(db_api.GRANTED, exc.current_state)
+        self.assertEqual(db_api.RecordState.GRANTED, exc.current_state)
         self.assertEqual(12, db_api.get_request(VOL, self.RID).granted_gb)
 
     def test_cas_race_between_threads(self):
@@ -196,7 +210,7 @@ class TestTransitions(DBTestCase):
 
         def worker():
             try:
-                db_api.transition(VOL, self.RID, db_api.GRANTED,
+                db_api.transition(VOL, self.RID, db_api.RecordState.GRANTED,
                                   granted_gb=12)
                 wins.append(1)
             except db_api.InvalidTransition:
@@ -209,43 +223,43 @@ class TestTransitions(DBTestCase):
 
     def test_explicit_expected_states(self):
         self.assertRaises(db_api.InvalidTransition, db_api.transition,
-                          VOL, self.RID, db_api.DENIED,
-                          expected_states=(db_api.PENDING,))
-        rec = db_api.transition(VOL, self.RID, db_api.DENIED,
-                                expected_states=(db_api.RECEIVED,),
+                          VOL, self.RID, db_api.RecordState.DENIED,
+                          expected_states=(db_api.RecordState.PENDING,))
+        rec = db_api.transition(VOL, self.RID, db_api.RecordState.DENIED,
+                                expected_states=(db_api.RecordState.RECEIVED,),
                                 reason='quota', retry_after=123)
-        self.assertEqual((db_api.DENIED, 'quota', 123),
+        self.assertEqual((db_api.RecordState.DENIED, 'quota', 123),
                          (rec.state, rec.reason, rec.retry_after))
 
     def test_forbidden_moves(self):
         self.assertRaises(ValueError, db_api.transition, VOL, self.RID,
                           'bogus')
         self.assertRaises(ValueError, db_api.transition, VOL, self.RID,
-                          db_api.GROWN, expected_states=(db_api.RECEIVED,))
-        db_api.transition(VOL, self.RID, db_api.DENIED)
+                          db_api.RecordState.GROWN, expected_states=(db_api.RecordState.RECEIVED,))
+        db_api.transition(VOL, self.RID, db_api.RecordState.DENIED)
         self.assertRaises(db_api.InvalidTransition, db_api.transition,
-                          VOL, self.RID, db_api.GRANTED)
+                          VOL, self.RID, db_api.RecordState.GRANTED)
 
     def test_unknown_request(self):
         self.assertRaises(db_api.RequestNotFound, db_api.transition,
-                          VOL, 'f' * 32, db_api.GRANTED)
+                          VOL, 'f' * 32, db_api.RecordState.GRANTED)
 
     def test_approved_grant_is_manual(self):
-        db_api.transition(VOL, self.RID, db_api.PENDING, reason='approval')
-        rec = db_api.transition(VOL, self.RID, db_api.GRANTED,
+        db_api.transition(VOL, self.RID, db_api.RecordState.PENDING, reason='approval')
+        rec = db_api.transition(VOL, self.RID, db_api.RecordState.GRANTED,
                                 granted_gb=12)
         self.assertFalse(rec.automatic)
 
     def test_in_flight(self):
         self.record(seq=2, want=14)
-        db_api.transition(VOL, self.RID, db_api.GRANTED, granted_gb=12)
+        db_api.transition(VOL, self.RID, db_api.RecordState.GRANTED, granted_gb=12)
         self.assertEqual([self.RID],
                          [r.request_id for r in db_api.in_flight()])
         self.assertEqual([], db_api.in_flight(older_than=3600))
         future = timeutils.utcnow() + datetime.timedelta(seconds=5)
         self.assertEqual(1, len(db_api.in_flight(older_than=future)))
         self.assertEqual(2, len(db_api.in_flight(
-            states=db_api.IN_FLIGHT_STATES + (db_api.RECEIVED,))))
+            states=db_api.IN_FLIGHT_STATES + (db_api.RecordState.RECEIVED,))))
 
 
 class TestHistoryAuditOverrides(DBTestCase):
@@ -255,9 +269,9 @@ class TestHistoryAuditOverrides(DBTestCase):
             self.record(seq=seq, size=size, want=want)
             rid = '%032x' % seq
             if seq == 2:
-                db_api.transition(VOL, rid, db_api.PENDING)
+                db_api.transition(VOL, rid, db_api.RecordState.PENDING)
             if seq < 3:
-                db_api.transition(VOL, rid, db_api.GRANTED, granted_gb=want)
+                db_api.transition(VOL, rid, db_api.RecordState.GRANTED, granted_gb=want)
         history = db_api.grant_history(VOL)
         self.assertEqual([(10, 12, True), (12, 15, False)],
                          [(g.from_gb, g.to_gb, g.automatic)
@@ -280,7 +294,7 @@ class TestHistoryAuditOverrides(DBTestCase):
     def test_list_requests_filters(self):
         self.record(seq=1)
         self.record(seq=1, volume_id=VOL2)
-        db_api.transition(VOL2, '%032x' % 1, db_api.DENIED)
+        db_api.transition(VOL2, '%032x' % 1, db_api.RecordState.DENIED)
         self.assertEqual(2, len(db_api.list_requests(project_id=PRJ)))
         self.assertEqual(1, len(db_api.list_requests(state='denied')))
         self.assertEqual(2, len(db_api.list_requests(

@@ -43,7 +43,7 @@ class TestGrant(fakes.FlowTestCase):
                   for _, k, v in self.nova.writes]
         self.assertEqual([R.GRANTED, R.EXTENDED], states)
         record = db_api.get_request(volume, request.request_id)
-        self.assertEqual(db_api.EXTENDED, record.state)
+        self.assertEqual(db_api.RecordState.EXTENDED, record.state)
         self.assertEqual(['granted'], self.notifier.events())
         self.assertIn('request.granted', self.audit_events())
         self.assertIn('extend.done', self.audit_events())
@@ -118,7 +118,7 @@ class TestGrant(fakes.FlowTestCase):
         request = self.write_request(server, volume, want=12)
         record, _ = db_api.record_request(request, server, fakes.PROJECT,
                                           10)
-        db_api.transition(volume, request.request_id, db_api.GRANTED,
+        db_api.transition(volume, request.request_id, db_api.RecordState.GRANTED,
                           granted_gb=12, reason='ok')
         with self.locks.volume(volume):   # another driver at work
             self.notify(server)
@@ -156,7 +156,7 @@ class TestGrant(fakes.FlowTestCase):
                            reason='grown')
         self.notify(server)
         record = db_api.get_request(volume, request.request_id)
-        self.assertEqual(db_api.GROWN, record.state)
+        self.assertEqual(db_api.RecordState.GROWN, record.state)
         self.assertEqual(['granted', 'completed'], self.notifier.events())
         self.assertEqual(R.EXTENDED, self.nova.responses(server,
                                                          volume).state)
@@ -171,7 +171,7 @@ class TestGrant(fakes.FlowTestCase):
                            reason='grow_failed')
         self.notify(server)
         record = db_api.get_request(volume, request.request_id)
-        self.assertEqual((db_api.FAILED, 'grow_failed'),
+        self.assertEqual((db_api.RecordState.FAILED, 'grow_failed'),
                          (record.state, record.reason))
         self.assertEqual(R.EXTENDED, self.nova.responses(server,
                                                          volume).state)
@@ -346,10 +346,10 @@ class TestFailures(fakes.FlowTestCase):
         exc = self.assertRaises(extend.ExtendBusy, self.notify, server)
         self.assertTrue(errors.is_transient(exc))
         record = db_api.get_request(volume, request.request_id)
-        self.assertEqual(db_api.EXTENDING, record.state)
+        self.assertEqual(db_api.RecordState.EXTENDING, record.state)
         self.cinder.extend_behaviour = 'ok'
         self.notify(server)   # the redelivered message
-        self.assertEqual(db_api.EXTENDED, db_api.get_request(
+        self.assertEqual(db_api.RecordState.EXTENDED, db_api.get_request(
             volume, request.request_id).state)
         self.assertEqual([(volume, 12)], self.cinder.extends)
 
@@ -387,10 +387,10 @@ class TestCrashRecovery(fakes.FlowTestCase):
         server, volume = self.server_with_volume(10)
         request = self.write_request(server, volume, want=12)
         record, _ = db_api.record_request(request, server, fakes.PROJECT, 10)
-        db_api.transition(volume, request.request_id, db_api.GRANTED,
+        db_api.transition(volume, request.request_id, db_api.RecordState.GRANTED,
                           granted_gb=12, reason='ok')
-        if state == db_api.EXTENDING:
-            db_api.transition(volume, request.request_id, db_api.EXTENDING)
+        if state == db_api.RecordState.EXTENDING:
+            db_api.transition(volume, request.request_id, db_api.RecordState.EXTENDING)
         if cinder_size:
             self.cinder.volumes[volume]['size'] = cinder_size
         if cinder_status:
@@ -400,27 +400,27 @@ class TestCrashRecovery(fakes.FlowTestCase):
                                                   request.request_id)
 
     def test_crash_after_extend_finished(self):
-        server, volume, record = self._granted_record(db_api.EXTENDING, 12)
+        server, volume, record = self._granted_record(db_api.RecordState.EXTENDING, 12)
         record = self.flow.resume(record)
-        self.assertEqual(db_api.EXTENDED, record.state)
+        self.assertEqual(db_api.RecordState.EXTENDED, record.state)
         self.assertEqual([], self.cinder.extends)
 
     def test_crash_before_extend_was_sent(self):
-        server, volume, record = self._granted_record(db_api.EXTENDING)
+        server, volume, record = self._granted_record(db_api.RecordState.EXTENDING)
         record = self.flow.resume(record)
-        self.assertEqual(db_api.EXTENDED, record.state)
+        self.assertEqual(db_api.RecordState.EXTENDED, record.state)
         self.assertEqual([(volume, 12)], self.cinder.extends)
 
     def test_crash_while_cinder_extends(self):
         server, volume, record = self._granted_record(
-            db_api.EXTENDING, cinder_status='extending')
+            db_api.RecordState.EXTENDING, cinder_status='extending')
         record = self.flow.resume(record)
-        self.assertEqual(db_api.EXTENDED, record.state)
+        self.assertEqual(db_api.RecordState.EXTENDED, record.state)
         self.assertEqual([], self.cinder.extends)
 
     def test_crash_after_grant(self):
-        server, volume, record = self._granted_record(db_api.GRANTED)
+        server, volume, record = self._granted_record(db_api.RecordState.GRANTED)
         record = self.flow.resume(record)
-        self.assertEqual(db_api.EXTENDED, record.state)
+        self.assertEqual(db_api.RecordState.EXTENDED, record.state)
         self.assertEqual(R.EXTENDED, self.nova.responses(server,
                                                          volume).state)

@@ -60,15 +60,15 @@ class TestReconcile(fakes.FlowTestCase):
         server, volume = self.server_with_volume(10)
         request = self.write_request(server, volume, want=12)
         db_api.record_request(request, server, fakes.PROJECT, 10)
-        db_api.transition(volume, request.request_id, db_api.GRANTED,
+        db_api.transition(volume, request.request_id, db_api.RecordState.GRANTED,
                           granted_gb=12, reason='ok')
-        db_api.transition(volume, request.request_id, db_api.EXTENDING)
+        db_api.transition(volume, request.request_id, db_api.RecordState.EXTENDING)
         # The request key is gone from the metadata (say, the guest was
         # rebuilt): only the database knows about the record.
         del self.nova.servers[server]['metadata'][request.key]
         report = self.reconciler.run_once()
         self.assertEqual(1, report.resumed)
-        self.assertEqual(db_api.EXTENDED, db_api.get_request(
+        self.assertEqual(db_api.RecordState.EXTENDED, db_api.get_request(
             volume, request.request_id).state)
 
     def test_errors_are_counted_not_raised(self):
