@@ -16,13 +16,20 @@ Map of the package (one job per module):
 
 =======================  ====================================================
 ``listener``             oslo.messaging consumer of Nova ``instance.update``
-``pipeline``             validate → decide → extend → answer, per request
-``clouds``               Nova / Cinder / Keystone adapters
+``pipeline``             a server's ``vsm:`` keys → what each entry needs
+``validation``           may VSM answer at all? (ownership, Nova and Cinder)
+``drive``                moves a record on under its locks: decide, extend
+``facts``                the one gathering of facts a decision rests on
+``extend``               Cinder ``os-extend`` and the wait for its outcome
+``answers``              what ``vsm:resp:`` says, writing and re-asserting it
+``audit``                the audit trail (once-per-worker memory)
+``errors``               which failures are transient (requeue)
+``clients``              Nova / Cinder clients (keystoneauth adapters)
 ``notifier``             notifications out
 ``reconcile``            periodic catch-up against the Nova API
 ``rules/``               the decision engine: :func:`rules.build_engine`
 ``expansion_policy``     per-project expansion policy (config + DB overrides)
-``limits``               Keystone unified limits through oslo.limit
+``keystone_limits``      Keystone unified limits through oslo.limit
 ``db/``                  state: requests, volumes, grants, audit (oslo.db)
 ``locks``                per-volume / per-project critical sections (tooz)
 ``conf/``                every option, one module per group; ``conf.opts``

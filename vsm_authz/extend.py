@@ -17,7 +17,8 @@ Usage::
     from vsm_authz import extend
 
     extender = extend.Extender(conf, cinder)
-    outcome = extender.extend(volume_id, target_gb, issue=True)
+    outcome = extender.extend(volume_id, target_gb, issue=True,
+                              volume=volume_read_under_the_same_locks)
     outcome.extended, outcome.size_gb, outcome.reason, outcome.message
 
 ``extend()`` sends ``os-extend`` (``OpenStack-API-Version: volume 3.42``,
@@ -44,10 +45,11 @@ A 400 (another extend in flight, or a transient status) raises
 :class:`ExtendBusy`; an unreachable Cinder raises
 :class:`vsm_authz.clients.CloudUnavailable`. Both are transient: the caller
 requeues the notification, and because the target size is absolute and the
-volume is read first, doing it again never extends twice.
+volume is read first (or was read by the decision under the same locks),
+doing it again never extends twice.
 
 Call it while holding the volume's and the project's locks (see
-:mod:`vsm_authz.pipeline`): the locks are what makes the next decision see
+:mod:`vsm_authz.drive`): the locks are what makes the next decision see
 this extend in Cinder's size and quota usage.
 """
 

@@ -31,10 +31,16 @@ merge races with the guest's writes). One run:
 
 Cost of a run, for *S* servers of which *V* carry VSM keys: ``ceil(S /
 page)`` Nova list calls, plus for the *V* servers only what the pipeline
-needs: nothing for settled servers (database reads only), one
-``os-volume_attachments`` call and one Cinder ``GET volume`` for each new
-request, one ``PUT`` metadata item for each answer re-asserted. For 10,000
-servers with a page of 500 and nothing to do: 20 API calls.
+needs: nothing for settled servers (database reads only); for a new
+request what any request costs (one ``os-volume_attachments`` call, then
+under the locks one Cinder ``GET volume``, the project's quota set and
+volume list, the Keystone limit check, the extend, its polls and two
+metadata ``PUT``); one ``PUT`` metadata item for each answer re-asserted;
+and for each server with an unreadable ``vsm:req:`` value, one
+``os-volume_attachments`` call and, when its volume is attached, one
+Cinder ``GET volume`` (the ``denied/invalid`` answer carries the size),
+at every run until the guest fixes it. For 10,000 servers with a page of
+500 and nothing to do: 20 API calls.
 
 Usage::
 
