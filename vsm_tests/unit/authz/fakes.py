@@ -12,8 +12,9 @@
 
 """Fakes of Nova, Cinder, locks, engine and notifier for the flow tests.
 
-Shared by ``test_pipeline``, ``test_listener``, ``test_reconcile`` and
-``test_execute`` (this module holds no tests). The fakes keep the shape of
+Shared by ``test_pipeline``, ``test_listener``, ``test_reconcile``,
+``test_extend``, ``test_facts``, ``test_validation`` and ``test_answers``
+(this module holds no tests). The fakes keep the shape of
 the real APIs' answers (the dicts Nova and Cinder return) and count the
 calls, so tests assert on observable behaviour: what was written to the
 server metadata, how often Cinder was asked to extend.

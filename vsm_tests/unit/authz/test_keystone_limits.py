@@ -125,7 +125,7 @@ class TestUnifiedLimitRuleWithFixture(LimitTestCase):
 
     def decide(self, checker, **kwargs):
         from vsm_authz import rules
-        from vsm_tests.unit.authz import test_rules_engine as t
+        from vsm_tests.unit.authz import test_rules as t
         engine = rules.Engine(rules.default_rules(checker))
         return engine.decide(t.make_ctx(**kwargs))
 
