@@ -24,7 +24,7 @@ import os
 import fixtures
 from oslo_config import cfg
 
-from vsm_agent import channel as channel_mod
+from vsm_agent import channel
 from vsm_agent import discovery
 from vsm_agent import monitor
 from vsm_agent import service
@@ -161,7 +161,7 @@ class FakeChannel:
 
     def fetch_document(self):
         if self.fail_reads:
-            raise channel_mod.ChannelError(self.fail_reads)
+            raise channel.ChannelError(self.fail_reads)
         self.document = {'uuid': self._server_id, 'meta': self.metadata,
                          'devices': [{'type': 'disk', 'serial': d}
                                      for d in sorted(self.devices)]}
@@ -170,7 +170,7 @@ class FakeChannel:
     def read_metadata(self):
         self.reads += 1
         if self.fail_reads:
-            raise channel_mod.ChannelError(self.fail_reads)
+            raise channel.ChannelError(self.fail_reads)
         return dict(self.metadata)
 
     def device_volume_ids(self):
@@ -181,7 +181,7 @@ class FakeChannel:
 
     def write(self, key, value):
         if self.fail_writes:
-            raise channel_mod.ChannelError(self.fail_writes)
+            raise channel.ChannelError(self.fail_writes)
         self.writes.append((key, value))
         self.metadata[key] = value
 
