@@ -59,10 +59,6 @@ alert_opts = [
 ]
 
 
-def register_opts(conf):
-    conf.register_opts(alert_opts, group=GROUP)
-
-
 def list_opts():
     return [(GROUP, alert_opts)]
 

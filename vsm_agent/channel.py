@@ -104,10 +104,6 @@ nova_opts = [
 ]
 
 
-def register_opts(conf):
-    conf.register_opts(nova_opts, group=GROUP)
-
-
 def list_opts():
     return [(GROUP, nova_opts)]
 

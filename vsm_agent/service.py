@@ -119,22 +119,8 @@ agent_opts = [
 ]
 
 
-def register_opts(conf):
-    conf.register_opts(agent_opts, group=GROUP)
-
-
 def list_opts():
     return [(GROUP, agent_opts)]
-
-
-def register_all_opts(conf):
-    """Register every option of the agent on ``conf``."""
-    register_opts(conf)
-    discovery.register_opts(conf)
-    triggers.register_opts(conf)
-    sizing.register_opts(conf)
-    channel_mod.register_opts(conf)
-    alerts_mod.register_opts(conf)
 
 
 IN_FLIGHT = (state_mod.REQUESTED, state_mod.PENDING, state_mod.GRANTED,

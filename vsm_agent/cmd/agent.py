@@ -29,8 +29,6 @@ adds a syslog handler. ``[DEFAULT] debug`` logs at DEBUG.
 """
 
 import json
-import logging
-import logging.handlers
 import signal
 import sys
 import time
@@ -38,22 +36,12 @@ import time
 from oslo_config import cfg
 
 from vsm_agent import alerts
+from vsm_agent import logs
+from vsm_agent import opts
 from vsm_agent import service
-
-LOG = logging.getLogger('vsm_agent')
 
 #: The daemon rewrites its status at least every 30 s.
 STALE_STATUS_S = 120
-
-logging_opts = [
-    cfg.BoolOpt('debug', default=False, help='Log at DEBUG level.'),
-    cfg.BoolOpt('use_syslog', default=False,
-                help='Also log to syslog (/dev/log).'),
-]
-
-
-def list_opts():
-    return [('DEFAULT', logging_opts)]
 
 
 def _add_parsers(subparsers):
@@ -68,30 +56,11 @@ def _add_parsers(subparsers):
 
 def make_conf(argv=None) -> cfg.ConfigOpts:
     conf = cfg.ConfigOpts()
-    conf.register_opts(logging_opts)
-    service.register_all_opts(conf)
+    opts.register_opts(conf)
     conf.register_cli_opt(cfg.SubCommandOpt(
         'command', title='commands', handler=_add_parsers))
     conf(argv if argv is not None else sys.argv[1:], project='vsm-agent')
     return conf
-
-
-def setup_logging(conf) -> None:
-    root = logging.getLogger()
-    root.handlers[:] = []
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(
-        '%(asctime)s %(levelname)s %(name)s: %(message)s'))
-    root.addHandler(handler)
-    if conf.use_syslog:
-        try:
-            syslog = logging.handlers.SysLogHandler(address='/dev/log')
-            syslog.setFormatter(logging.Formatter(
-                'vsm-agent: %(levelname)s %(message)s'))
-            root.addHandler(syslog)
-        except OSError as exc:
-            LOG.warning('syslog unavailable: %s', exc)
-    root.setLevel(logging.DEBUG if conf.debug else logging.INFO)
 
 
 def _gib(n):
@@ -220,7 +189,7 @@ def cmd_check(conf) -> int:
 
 def main(argv=None) -> int:
     conf = make_conf(argv)
-    setup_logging(conf)
+    logs.setup(conf)
     handler = {'run': cmd_run, 'status': cmd_status,
                'check': cmd_check}[conf.command.name]
     return handler(conf)

@@ -27,7 +27,7 @@ from oslo_config import cfg
 from vsm_agent import channel
 from vsm_agent import discovery
 from vsm_agent import monitor
-from vsm_agent import service
+from vsm_agent import opts
 
 GIB = 1024 ** 3
 
@@ -213,7 +213,7 @@ def make_conf(tmpdir, system=None, **overrides):
     ``overrides`` are ``group__option=value``.
     """
     conf = cfg.ConfigOpts()
-    service.register_all_opts(conf)
+    opts.register_opts(conf)
     conf([], project='vsm-agent-test', default_config_files=[])
     conf.set_override('state_dir', os.path.join(tmpdir, 'state'), 'agent')
     conf.set_override('status_file', os.path.join(tmpdir, 'run',
