@@ -57,6 +57,7 @@ Usage::
     agent.check()                        # one dry-run pass: what and why
 """
 
+import copy
 import dataclasses
 import logging
 import os
@@ -127,20 +128,6 @@ IN_FLIGHT = (state_mod.REQUESTED, state_mod.PENDING, state_mod.GRANTED,
              state_mod.EXTENDED)
 
 
-@dataclasses.dataclass
-class MountView:
-    """What the daemon knows about one mount between ticks."""
-
-    mount: discovery.Mount
-    thresholds: triggers.Thresholds
-    fill: monitor.FillRate
-    sample: typing.Optional[monitor.Sample] = None
-    verdict: typing.Optional[triggers.Verdict] = None
-    time_to_full_s: typing.Optional[float] = None
-    next_sample_at: float = 0.0
-    error: typing.Optional[str] = None
-
-
 class Agent:
     """The guest agent; see the module docstring."""
 
@@ -155,7 +142,7 @@ class Agent:
         self.listener = (listener if listener is not None else
                          (uevents.UeventListener.open() if use_uevents
                           else None))
-        self.views: typing.Dict[str, MountView] = {}
+        self.views: typing.Dict[str, monitor.MountView] = {}
         self.tracker = triggers.BreachTracker()
         self.read_backoff = channel_mod.Backoff()
         self.write_backoff = channel_mod.Backoff()
@@ -240,8 +227,9 @@ class Agent:
         for m in mounts:
             view = self.views.get(m.mountpoint)
             if view is None:
-                view = MountView(m, self.classes.thresholds_for(m.mountpoint),
-                                 monitor.FillRate(self.opts.fill_window_s))
+                view = monitor.MountView(
+                    m, self.classes.thresholds_for(m.mountpoint),
+                    monitor.FillRate(self.opts.fill_window_s))
             view.mount = m
             fresh[m.mountpoint] = view
             if m.volume_id and m.expandable:
@@ -294,7 +282,7 @@ class Agent:
             self._seed_from_metadata(now)
         for view in self.views.values():
             if now >= view.next_sample_at:
-                self._sample(view, now)
+                self.sample(view, now)
         self._drive_volumes(now)
         self.store.save()
         self._publish(now)
@@ -313,25 +301,19 @@ class Agent:
                 view.mount.disk_bytes = discovery.disk_size_bytes(
                     self.roots, view.mount.disk)
 
-    def _sample(self, view: MountView, now: float) -> None:
+    def sample(self, view: monitor.MountView, now: float) -> None:
+        """Sample and evaluate one mount; schedule its next sample."""
         try:
-            s = monitor.sample(view.mount.mountpoint, now)
+            view.observe(now, self.tracker, self.near_margin)
         except OSError as exc:
             view.error = 'statvfs failed: %s' % exc
             view.next_sample_at = now + self.opts.interval_s
             return
-        view.error = None
-        view.sample = s
-        view.fill.add(s)
-        view.time_to_full_s = view.fill.time_to_full_s(s)
-        view.verdict = self.tracker.evaluate(
-            view.mount.mountpoint, view.thresholds, s, view.time_to_full_s,
-            self.near_margin)
         view.next_sample_at = now + triggers.next_interval(
-            view.thresholds, s, view.verdict, self.opts.interval_s,
+            view.thresholds, view.sample, view.verdict, self.opts.interval_s,
             self.opts.min_interval_s, self.near_margin, view.time_to_full_s)
 
-    def _views_of(self, volume_id: str) -> typing.List[MountView]:
+    def _views_of(self, volume_id: str) -> typing.List[monitor.MountView]:
         return [v for v in self.views.values()
                 if v.mount.volume_id == volume_id and v.mount.expandable]
 
@@ -641,7 +623,7 @@ class Agent:
             view.fill.reset()
             self.tracker.reset(view.mount.mountpoint)
             view.next_sample_at = now
-            self._sample(view, now)
+            self.sample(view, now)
         if vs.phase in IN_FLIGHT:
             self._acknowledge(vs, protocol.RequestState.GROWN, disk_bytes,
                               now)
@@ -755,9 +737,16 @@ class Agent:
     # ----------------------------------------------------------- dry run --
 
     def check(self, now: typing.Optional[float] = None) -> typing.List[dict]:
-        """One pass without side effects: what would be asked, and why."""
+        """One pass without side effects: what would be asked, and why.
+
+        Each mount is evaluated by :meth:`monitor.MountView.observe` and
+        sized by :meth:`plan_size`, the loop's own decision, on a copy of
+        its view with a fresh breach count: nothing the loop relies on
+        changes, and nothing is written or grown.
+        """
         now = self.clock() if now is None else now
         self.rescan(now)
+        tracker = triggers.BreachTracker()
         report = []
         for mp, view in sorted(self.views.items()):
             m = view.mount
@@ -766,18 +755,16 @@ class Agent:
                     'why': m.not_expandable_why,
                     'usage_class': view.thresholds.usage_class,
                     'would_request_gb': None, 'explain': []}
+            probe = dataclasses.replace(view, fill=copy.deepcopy(view.fill))
             try:
-                s = monitor.sample(mp, now)
+                verdict = probe.observe(now, tracker, self.near_margin)
             except OSError as exc:
                 item['explain'].append('cannot sample: %s' % exc)
                 report.append(item)
                 continue
-            view.sample = s
+            s, t = probe.sample, probe.thresholds
             item['used_pct'] = round(s.used_pct, 1)
             item['size_bytes'] = s.size_bytes
-            breach, codes, emergency = triggers.breached_conditions(
-                view.thresholds, s)
-            t = view.thresholds
             item['explain'].append(
                 'used %.1f%% (threshold %g%%, emergency %g%%), %d MiB '
                 'available, inodes %s' % (
@@ -785,7 +772,10 @@ class Agent:
                     s.avail_bytes // (1024 * 1024),
                     '%.1f%% used' % s.inode_used_pct
                     if s.inode_used_pct is not None else 'unlimited'))
-            if not (breach or emergency):
+            emergency = verdict.reason == protocol.Reason.EMERGENCY
+            codes = [c for c in verdict.breached
+                     if c != protocol.Reason.EMERGENCY]
+            if verdict.state not in ('breach', 'firing'):
                 item['explain'].append('no trigger breached: nothing to ask')
             else:
                 item['explain'].append('breached: %s%s' % (
@@ -801,7 +791,7 @@ class Agent:
                         item['explain'].append(
                             'would not ask: volume is %s' % vs.phase)
                     else:
-                        decision = self.plan_size(vs, view, now)
+                        decision = self.plan_size(vs, probe, now)
                         item['would_request_gb'] = decision.requested_gb
                         item['explain'].append('size: %s' % decision.explain)
             report.append(item)

@@ -165,7 +165,7 @@ def cmd_status(conf) -> int:
         agent._next_resolve = float('inf')
         agent.rescan(agent.clock())
         for view in agent.views.values():
-            agent._sample(view, agent.clock())
+            agent.sample(view, agent.clock())
         status = agent.status()
         status['note'] = ('The daemon is not running (no %s): live view '
                           'from this process.' % path)

@@ -19,6 +19,7 @@ import testtools
 
 from vsm_agent.cmd import agent as cmd_agent
 from vsm_agent import grow
+from vsm_agent import monitor
 from vsm_agent import protocol
 from vsm_agent import service
 from vsm_agent import state
@@ -338,6 +339,58 @@ class TestResolveAndCheck(AgentTestCase):
         self.assertIn('breached: used_pct', text)
         self.assertIn('not expandable', text)
         self.assertEqual([], self.channel.writes)
+
+    def test_check_and_loop_agree(self):
+        # (used %, inodes used %, option overrides): check() must predict
+        # exactly what the loop asks for, on the same agent, afterwards.
+        cases = [
+            (50, 1, {}), (85, 1, {}), (97, 1, {}), (50, 95, {}),
+            (85, 1, {'triggers__used_pct': 90.0}),
+            (85, 1, {'sizing__policy': 'percent', 'sizing__percent': 50.0,
+                     'sizing__min_step_gb': 3}),
+            (99, 1, {'sizing__policy': 'adaptive'}),
+            (85, 1, {'sizing__max_size_gb': 10}),
+        ]
+        predictions = []
+        for i, (used, inodes, overrides) in enumerate(cases):
+            self.conf.set_override('state_dir', os.path.join(
+                self.tmp, 'case%d' % i), 'agent')
+            for name, value in overrides.items():
+                group, _, opt = name.partition('__')
+                self.conf.set_override(opt, value, group)
+            self.channel = fakes.FakeChannel()
+            self.channel.devices.add(VOL)
+            agent = self.new_agent()
+            self.usage.set('/srv', 10 * GIB, used, inodes_used_pct=inodes)
+            predicted = {r['mountpoint']: r['would_request_gb']
+                         for r in agent.check(self.now)}['/srv']
+            self.run_for(5, agent=agent)
+            asked = (self.request().requested_gb
+                     if REQ_KEY in self.channel.metadata else None)
+            self.assertEqual(predicted, asked, 'case %d' % i)
+            predictions.append(predicted)
+            for name in overrides:
+                group, _, opt = name.partition('__')
+                self.conf.clear_override(opt, group)
+        self.assertEqual([None, 12, 13, 12, None, 15, 13, None], predictions)
+
+    def test_check_uses_the_loops_evaluation_and_sizing(self):
+        # check() calls the very functions the loop decides with; a copy
+        # of the trigger or sizing logic would not be seen by these spies.
+        observe = self.useFixture(fixtures.MockPatchObject(
+            monitor.MountView, 'observe', autospec=True,
+            side_effect=monitor.MountView.observe)).mock
+        plan = self.useFixture(fixtures.MockPatchObject(
+            service.Agent, 'plan_size', autospec=True,
+            side_effect=service.Agent.plan_size)).mock
+        self.usage.set('/srv', 10 * GIB, 85)
+        report = {r['mountpoint']: r for r in self.agent.check(self.now)}
+        self.assertEqual(2, observe.call_count)       # '/' and '/srv'
+        self.assertEqual(1, plan.call_count)          # '/srv' only
+        self.assertEqual(12, report['/srv']['would_request_gb'])
+        self.run_for(2)
+        self.assertEqual(2, plan.call_count)          # the loop's request
+        self.assertEqual(12, self.request().requested_gb)
 
     def test_status_json_file_written(self):
         self.run_for(1)
