@@ -68,7 +68,7 @@ import typing
 from oslo_config import cfg
 
 from vsm_agent import alerts as alerts_mod
-from vsm_agent import channel as channel_mod
+from vsm_agent import channel
 from vsm_agent import discovery
 from vsm_agent import grow as grow_mod
 from vsm_agent import monitor
@@ -144,10 +144,7 @@ class Agent:
                           else None))
         self.views: typing.Dict[str, monitor.MountView] = {}
         self.tracker = triggers.BreachTracker()
-        self.read_backoff = channel_mod.Backoff()
-        self.write_backoff = channel_mod.Backoff()
-        self.channel_status = {'read': 'not used yet', 'write':
-                               'not used yet'}
+        self.link = None  # a channel.RetryingChannel, made by configure()
         self._next_rescan = 0.0
         self._next_resolve = 0.0
         self._next_read: typing.Dict[str, float] = {}
@@ -175,8 +172,12 @@ class Agent:
         self.near_margin = self.conf[triggers.GROUP].near_margin_pct
         self.sizing = sizing.SizingPolicy.from_conf(self.conf)
         self.alerts = alerts_mod.Alerts.from_conf(self.conf)
-        self.channel = (self._injected_channel or
-                        channel_mod.NovaChannel.from_conf(self.conf))
+        nova = (self._injected_channel or
+                channel.NovaChannel.from_conf(self.conf))
+        if self.link is None:
+            self.link = channel.RetryingChannel(nova, self.clock)
+        else:
+            self.link.channel = nova
         for view in self.views.values():
             view.thresholds = self.classes.thresholds_for(
                 view.mount.mountpoint)
@@ -243,28 +244,11 @@ class Agent:
 
     def _resolve(self, serials: typing.Set[str]) -> bool:
         """Learn full volume ids for serials; True if any was learned."""
-        candidates = set()
-        try:
-            self.channel.fetch_document()
-            candidates |= self.channel.device_volume_ids()
-            candidates |= set(protocol.read_metadata(
-                self.channel.document.get('meta') or {}))
-        except channel_mod.ChannelError as exc:
-            LOG.info('Cannot read the metadata service to map disks: %s', exc)
-        if any(discovery.match_volume_id(s, candidates) is None
-               for s in serials) and self.channel.can_write:
-            try:
-                candidates |= self.channel.attached_volume_ids()
-            except channel_mod.ChannelError as exc:
-                LOG.info('Cannot list volume attachments: %s', exc)
-        learned = False
-        for serial in serials:
-            volume_id = discovery.match_volume_id(serial, candidates)
-            if volume_id:
-                LOG.info('Disk serial %s is volume %s', serial, volume_id)
-                self.store.volume_ids[serial.lower()] = volume_id
-                learned = True
-        return learned
+        learned = self.link.volume_ids_of(serials)
+        for serial, volume_id in sorted(learned.items()):
+            LOG.info('Disk serial %s is volume %s', serial, volume_id)
+            self.store.volume_ids[serial.lower()] = volume_id
+        return bool(learned)
 
     # ------------------------------------------------------------- the tick --
 
@@ -291,7 +275,7 @@ class Agent:
         due += [t for t in self._next_read.values()]
         due += [t for t in self._next_grow.values()]
         if any(vs.unwritten for vs in self.store.volumes.values()):
-            due.append(self.write_backoff.not_before)
+            due.append(self.link.write_backoff.not_before)
         return max(0.0, min(due) - self.clock()) if due else \
             self.opts.interval_s
 
@@ -340,7 +324,8 @@ class Agent:
             elif vs.phase == state_mod.FAILED:
                 if now - vs.last_change >= self.opts.failed_retry_s:
                     self._set_phase(vs, state_mod.IDLE, now)
-            if vs.unwritten and vs.request and self.write_backoff.ready(now):
+            if (vs.unwritten and vs.request
+                    and self.link.write_backoff.ready(now)):
                 self._write(vs, now)
         self.alerts.update(self._alert_messages())
 
@@ -399,19 +384,14 @@ class Agent:
             vs.unwritten = False
             return True
         try:
-            self.channel.write(request.key, vs.request)
-        except channel_mod.ChannelError as exc:
+            self.link.write(request.key, vs.request)
+        except channel.ChannelError as exc:
             vs.unwritten = True
-            delay = self.write_backoff.failed(self.clock())
-            self.channel_status['write'] = ('failing: %s (retry in %.0f s)'
-                                            % (exc, delay))
             LOG.warning('Volume %s: writing request %s failed: %s; retrying '
                         'in %.0f s', vs.volume_id, request.request_id, exc,
-                        delay)
+                        exc.retry_in)
             return False
         vs.unwritten = False
-        self.write_backoff.succeeded()
-        self.channel_status['write'] = 'ok'
         LOG.info('Volume %s: wrote %s = %s', vs.volume_id, request.key,
                  vs.request)
         return True
@@ -429,21 +409,9 @@ class Agent:
 
     # ------------------------------------------------------------- answers --
 
-    def _read_metadata(self, now):
-        """The server's metadata, or None while reads back off or fail."""
-        if not self.read_backoff.ready(now):
-            return None
-        try:
-            meta = self.channel.read_metadata()
-        except channel_mod.ChannelError as exc:
-            self._read_failed(exc)
-            return None
-        self._read_ok()
-        return meta
-
     def _seed_from_metadata(self, now) -> None:
         """At start-up: adopt seq and answers Nova holds that we lack."""
-        meta = self._read_metadata(now)
+        meta = self.link.read_metadata(now)
         if meta is None:
             return
         self._meta_seeded = True
@@ -483,7 +451,7 @@ class Agent:
                 due.append(vs)
         if not due:
             return
-        meta = self._read_metadata(now)
+        meta = self.link.read_metadata(now)
         if meta is None:
             return
         view = protocol.read_metadata(meta)
@@ -492,18 +460,6 @@ class Agent:
             slow = vs.phase in (state_mod.DENIED, state_mod.FAILED)
             self._next_read[vs.volume_id] = now + (
                 self.opts.denied_poll_s if slow else self.opts.answer_poll_s)
-
-    def _read_ok(self) -> None:
-        self.read_backoff.succeeded()
-        self.channel_status['read'] = 'ok (%s)' % (
-            self.channel.last_read_source or 'metadata')
-
-    def _read_failed(self, exc) -> None:
-        delay = self.read_backoff.failed(self.clock())
-        self.channel_status['read'] = 'failing: %s (retry in %.0f s)' % (
-            exc, delay)
-        LOG.warning('Reading metadata failed: %s; retrying in %.0f s', exc,
-                    delay)
 
     def _apply_metadata(self, vs, meta, entry, now) -> None:
         request = self._request_of(vs)
@@ -714,8 +670,8 @@ class Agent:
             mounts.append(entry)
         return {'updated': int(now), 'pid': os.getpid(),
                 'dry_run': self.opts.dry_run,
-                'server_id': getattr(self.channel, '_server_id', None),
-                'channel': dict(self.channel_status), 'mounts': mounts}
+                'server_id': getattr(self.link.channel, '_server_id', None),
+                'channel': dict(self.link.health), 'mounts': mounts}
 
     def _publish(self, now) -> None:
         # Building and writing the snapshot costs more than a tick: do it
@@ -727,7 +683,7 @@ class Agent:
              self.store.volume(v.mount.volume_id).phase
              if v.mount.volume_id and v.mount.expandable else None)
             for mp, v in self.views.items()),
-            tuple(self.channel_status.items()))
+            tuple(self.link.health.items()))
         if (fingerprint == self._published
                 and now - self._published_at < 30):
             return
