@@ -168,3 +168,11 @@ class MountView:
             self.mount.mountpoint, self.thresholds, s, self.time_to_full_s,
             near_margin_pct)
         return self.verdict
+
+
+def volume_views(views: typing.Mapping[str, MountView], volume_id: str
+                 ) -> typing.List[MountView]:
+    """The expandable mounts of one volume (LVM and partitions may put
+    several filesystems on it)."""
+    return [v for v in views.values()
+            if v.mount.volume_id == volume_id and v.mount.expandable]

@@ -75,6 +75,7 @@ from vsm_agent import monitor
 from vsm_agent import protocol
 from vsm_agent import sizing
 from vsm_agent import state as state_mod
+from vsm_agent import status
 from vsm_agent import triggers
 from vsm_agent import uevents
 
@@ -298,8 +299,7 @@ class Agent:
             self.opts.min_interval_s, self.near_margin, view.time_to_full_s)
 
     def _views_of(self, volume_id: str) -> typing.List[monitor.MountView]:
-        return [v for v in self.views.values()
-                if v.mount.volume_id == volume_id and v.mount.expandable]
+        return monitor.volume_views(self.views, volume_id)
 
     def _drive_volumes(self, now: float) -> None:
         volumes = sorted({v.mount.volume_id for v in self.views.values()
@@ -327,7 +327,7 @@ class Agent:
             if (vs.unwritten and vs.request
                     and self.link.write_backoff.ready(now)):
                 self._write(vs, now)
-        self.alerts.update(self._alert_messages())
+        self.alerts.update(status.alert_lines(self.views, self.store))
 
     # -------------------------------------------------------------- asking --
 
@@ -598,96 +598,22 @@ class Agent:
         self.store.save()
         self._write(vs, now)
 
-    # -------------------------------------------------------- status/alerts --
-
-    def _alert_messages(self) -> typing.Dict[str, str]:
-        messages = {}
-        for volume_id, vs in self.store.volumes.items():
-            views = self._views_of(volume_id)
-            where = ', '.join(v.mount.mountpoint for v in views) or volume_id
-            response = self._response_of(vs)
-            if vs.phase == state_mod.DENIED and response:
-                messages[volume_id] = (
-                    '%s: more space was DENIED (%s); the agent stops asking '
-                    'until the answer changes. Free space or contact your '
-                    'cloud administrator.' % (where, response.reason))
-            elif vs.phase == state_mod.FAILED and response:
-                messages[volume_id] = ('%s: the cloud could not extend the '
-                                       'volume (%s)' % (where,
-                                                        response.reason))
-            elif vs.grow_attempts and vs.last_error:
-                messages[volume_id] = '%s: %s' % (where, vs.last_error)
-            elif vs.last_error and any(v.verdict and v.verdict.fire
-                                       for v in views):
-                messages[volume_id] = '%s: needs space but %s' % (
-                    where, vs.last_error)
-        return messages
-
-    @staticmethod
-    def _response_of(vs) -> typing.Optional[protocol.ExpansionResponse]:
-        if not vs.response:
-            return None
-        try:
-            return protocol.parse_response(
-                protocol.response_key(vs.volume_id), vs.response)
-        except protocol.ProtocolError:
-            return None
+    # --------------------------------------------------------------- status --
 
     def status(self, now: typing.Optional[float] = None) -> dict:
         """The status snapshot (what ``vsm-agent status`` shows)."""
         now = self.clock() if now is None else now
-        mounts = []
-        for mp, view in sorted(self.views.items()):
-            m, s = view.mount, view.sample
-            entry = {
-                'mountpoint': mp, 'fstype': m.fstype,
-                'stack': m.describe_stack(), 'volume_id': m.volume_id,
-                'expandable': m.expandable,
-                'not_expandable_why': m.not_expandable_why,
-                'usage_class': view.thresholds.usage_class,
-                'size_bytes': s.size_bytes if s else None,
-                'avail_bytes': s.avail_bytes if s else None,
-                'used_pct': round(s.used_pct, 1) if s else None,
-                'inode_used_pct': (round(s.inode_used_pct, 1)
-                                   if s and s.inode_used_pct is not None
-                                   else None),
-                'disk_gb': round(m.disk_bytes / GIB, 2),
-                'trigger': (view.verdict.describe() if view.verdict
-                            else view.error or 'not sampled'),
-                'time_to_full_s': (int(view.time_to_full_s)
-                                   if view.time_to_full_s else None),
-                'phase': None, 'request': None, 'answer': None,
-                'message': None,
-            }
-            if m.volume_id and m.expandable:
-                vs = self.store.volume(m.volume_id)
-                entry['phase'] = vs.phase
-                entry['request'] = vs.request
-                entry['answer'] = vs.response
-                entry['message'] = vs.last_error
-                if vs.unwritten:
-                    entry['message'] = 'request not yet written to Nova'
-            mounts.append(entry)
-        return {'updated': int(now), 'pid': os.getpid(),
-                'dry_run': self.opts.dry_run,
-                'server_id': getattr(self.link.channel, '_server_id', None),
-                'channel': dict(self.link.health), 'mounts': mounts}
+        return status.snapshot(self.views, self.store, self.link.health,
+                               getattr(self.link.channel, '_server_id', None),
+                               self.opts.dry_run, now)
 
     def _publish(self, now) -> None:
         # Building and writing the snapshot costs more than a tick: do it
-        # when something a reader cares about changed (state, trigger,
-        # whole-percent usage, channel health), else every 30 s.
-        fingerprint = (tuple(
-            (mp, v.verdict.state if v.verdict else None,
-             int(v.sample.used_pct) if v.sample else None,
-             self.store.volume(v.mount.volume_id).phase
-             if v.mount.volume_id and v.mount.expandable else None)
-            for mp, v in self.views.items()),
-            tuple(self.link.health.items()))
-        if (fingerprint == self._published
-                and now - self._published_at < 30):
+        # when something a reader cares about changed, else every 30 s.
+        mark = status.fingerprint(self.views, self.store, self.link.health)
+        if mark == self._published and now - self._published_at < 30:
             return
-        self._published, self._published_at = fingerprint, now
+        self._published, self._published_at = mark, now
         self.alerts.write_status(self.status(now))
 
     # ----------------------------------------------------------- dry run --
@@ -705,52 +631,19 @@ class Agent:
         tracker = triggers.BreachTracker()
         report = []
         for mp, view in sorted(self.views.items()):
-            m = view.mount
-            item = {'mountpoint': mp, 'stack': m.describe_stack(),
-                    'volume_id': m.volume_id, 'expandable': m.expandable,
-                    'why': m.not_expandable_why,
-                    'usage_class': view.thresholds.usage_class,
-                    'would_request_gb': None, 'explain': []}
             probe = dataclasses.replace(view, fill=copy.deepcopy(view.fill))
             try:
                 verdict = probe.observe(now, tracker, self.near_margin)
             except OSError as exc:
-                item['explain'].append('cannot sample: %s' % exc)
-                report.append(item)
+                report.append(status.check_entry(probe, error=str(exc)))
                 continue
-            s, t = probe.sample, probe.thresholds
-            item['used_pct'] = round(s.used_pct, 1)
-            item['size_bytes'] = s.size_bytes
-            item['explain'].append(
-                'used %.1f%% (threshold %g%%, emergency %g%%), %d MiB '
-                'available, inodes %s' % (
-                    s.used_pct, t.used_pct, t.emergency_used_pct,
-                    s.avail_bytes // (1024 * 1024),
-                    '%.1f%% used' % s.inode_used_pct
-                    if s.inode_used_pct is not None else 'unlimited'))
-            emergency = verdict.reason == protocol.Reason.EMERGENCY
-            codes = [c for c in verdict.breached
-                     if c != protocol.Reason.EMERGENCY]
-            if verdict.state not in ('breach', 'firing'):
-                item['explain'].append('no trigger breached: nothing to ask')
-            else:
-                item['explain'].append('breached: %s%s' % (
-                    ', '.join(codes) or '-', ' (EMERGENCY: no wait)'
-                    if emergency else ' (fires after %d consecutive '
-                    'samples)' % t.sustained_samples))
-                if not m.expandable:
-                    item['explain'].append('cannot ask: %s' % (
-                        m.not_expandable_why or 'no volume'))
-                else:
-                    vs = self.store.volume(m.volume_id)
-                    if vs.phase != state_mod.IDLE:
-                        item['explain'].append(
-                            'would not ask: volume is %s' % vs.phase)
-                    else:
-                        decision = self.plan_size(vs, probe, now)
-                        item['would_request_gb'] = decision.requested_gb
-                        item['explain'].append('size: %s' % decision.explain)
-            report.append(item)
+            phase = decision = None
+            if verdict.state in ('breach', 'firing') and probe.mount.expandable:
+                vs = self.store.volume(probe.mount.volume_id)
+                phase = vs.phase
+                if phase == state_mod.IDLE:
+                    decision = self.plan_size(vs, probe, now)
+            report.append(status.check_entry(probe, phase, decision))
         return report
 
     # --------------------------------------------------------------- loop --

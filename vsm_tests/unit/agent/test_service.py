@@ -17,12 +17,12 @@ import os
 import fixtures
 import testtools
 
-from vsm_agent.cmd import agent as cmd_agent
 from vsm_agent import grow
 from vsm_agent import monitor
 from vsm_agent import protocol
 from vsm_agent import service
 from vsm_agent import state
+from vsm_agent import status
 from vsm_tests.unit.agent import fakes
 
 GIB = fakes.GIB
@@ -137,7 +137,7 @@ class TestRequestLifecycle(AgentTestCase):
         self.assertEqual(state.PENDING, self.vs().phase)
         self.assertFalse(os.path.exists(os.path.join(self.tmp, 'motd.d',
                                                      '90-vsm-agent')))
-        self.assertIn('pending approval', cmd_agent.format_status_table(
+        self.assertIn('pending approval', status.format_table(
             self.agent.status()))
 
         self.answer(protocol.ResponseState.GRANTED)
@@ -232,7 +232,7 @@ class TestDenial(AgentTestCase):
         with open(os.path.join(self.tmp, 'motd.d', '90-vsm-agent')) as f:
             self.assertIn('DENIED (over_limit)', f.read())
         self.assertIn('VSM alert', log.output)
-        table = cmd_agent.format_status_table(self.agent.status())
+        table = status.format_table(self.agent.status())
         self.assertIn('denied', table)
         self.assertIn('denied 10G (over_limit)', table)
 
@@ -334,7 +334,7 @@ class TestResolveAndCheck(AgentTestCase):
         self.usage.set('/srv', 10 * GIB, 85)
         report = {r['mountpoint']: r for r in self.agent.check(self.now)}
         self.assertEqual(12, report['/srv']['would_request_gb'])
-        text = cmd_agent.format_check(report.values())
+        text = status.format_check(report.values())
         self.assertIn('would ask for 12 GiB', text)
         self.assertIn('breached: used_pct', text)
         self.assertIn('not expandable', text)
@@ -401,6 +401,6 @@ class TestResolveAndCheck(AgentTestCase):
 class TestStatusTable(testtools.TestCase):
 
     def test_stale_status_is_flagged(self):
-        status = {'updated': 1, 'channel': {}, 'mounts': []}
+        snapshot = {'updated': 1, 'channel': {}, 'mounts': []}
         self.assertIn('is the daemon running',
-                      cmd_agent.format_status_table(status))
+                      status.format_table(snapshot))
