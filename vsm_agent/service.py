@@ -70,7 +70,8 @@ from oslo_config import cfg
 from vsm_agent import alerts as alerts_mod
 from vsm_agent import channel
 from vsm_agent import discovery
-from vsm_agent import grow as grow_mod
+from vsm_agent import grow
+from vsm_agent import growth
 from vsm_agent import monitor
 from vsm_agent import protocol
 from vsm_agent import sizing
@@ -132,13 +133,13 @@ IN_FLIGHT = (state_mod.REQUESTED, state_mod.PENDING, state_mod.GRANTED,
 class Agent:
     """The guest agent; see the module docstring."""
 
-    def __init__(self, conf, channel=None, runner: grow_mod.Runner = None,
+    def __init__(self, conf, channel=None, runner: grow.Runner = None,
                  clock=time.time, listener=None, use_uevents=True,
                  grower=None):
         self.conf = conf
         self._injected_channel = channel
-        self.runner = runner or grow_mod.run_command
-        self.grower = grower or grow_mod.grow
+        self.grower = growth.Grower(grower or grow.grow,
+                                    runner or grow.run_command)
         self.clock = clock
         self.listener = (listener if listener is not None else
                          (uevents.UeventListener.open() if use_uevents
@@ -149,7 +150,6 @@ class Agent:
         self._next_rescan = 0.0
         self._next_resolve = 0.0
         self._next_read: typing.Dict[str, float] = {}
-        self._next_grow: typing.Dict[str, float] = {}
         self._meta_seeded = False
         self._published = None
         self._published_at = 0.0
@@ -172,6 +172,7 @@ class Agent:
         self.classes = triggers.UsageClasses.from_conf(self.conf)
         self.near_margin = self.conf[triggers.GROUP].near_margin_pct
         self.sizing = sizing.SizingPolicy.from_conf(self.conf)
+        self.grower.configure(self.conf)
         self.alerts = alerts_mod.Alerts.from_conf(self.conf)
         nova = (self._injected_channel or
                 channel.NovaChannel.from_conf(self.conf))
@@ -274,7 +275,7 @@ class Agent:
         due = [v.next_sample_at for v in self.views.values()]
         due.append(self._next_rescan)
         due += [t for t in self._next_read.values()]
-        due += [t for t in self._next_grow.values()]
+        due += [t for t in self.grower.next_attempt.values()]
         if any(vs.unwritten for vs in self.store.volumes.values()):
             due.append(self.link.write_backoff.not_before)
         return max(0.0, min(due) - self.clock()) if due else \
@@ -313,7 +314,10 @@ class Agent:
                 for view in views:
                     view.mount.disk_bytes = discovery.disk_size_bytes(
                         self.roots, view.mount.disk)
-            self._maybe_grow(vs, views, now)
+            outcome = self.grower.grow_if_needed(vs, views, now,
+                                                 self._restart_monitoring)
+            if outcome and vs.phase in IN_FLIGHT:
+                self._acknowledge(vs, *outcome, now)
             if vs.phase == state_mod.IDLE:
                 self._maybe_request(vs, views, now)
             elif vs.phase == state_mod.DENIED:
@@ -538,51 +542,12 @@ class Agent:
                  or 'a disk')
         self._capacity_event = True
 
-    def _maybe_grow(self, vs, views, now) -> None:
-        if not views or self.opts.dry_run:
-            return
-        disk_bytes = max(v.mount.disk_bytes for v in views)
-        if disk_bytes <= vs.disk_bytes:
-            return
-        if now < self._next_grow.get(vs.volume_id, 0.0):
-            return
-        results = [self.grower(v.mount, runner=self.runner) for v in views]
-        failed = [r for r in results if not r.ok]
-        if not failed and not any(r.changed for r in results):
-            failed = results[:1]
-            failed[0].failed_step = 'verify'
-            failed[0].error = 'the filesystem did not grow'
-        if failed:
-            vs.grow_attempts += 1
-            vs.last_error = 'grow %s' % failed[0].summary()
-            delay = min(600.0, self.opts.grow_retry_s
-                        * 2 ** (vs.grow_attempts - 1))
-            self._next_grow[vs.volume_id] = now + delay
-            LOG.warning('Volume %s: grow attempt %d failed (%s); retry in '
-                        '%.0f s', vs.volume_id, vs.grow_attempts,
-                        failed[0].summary(), delay)
-            if (vs.grow_attempts == self.opts.grow_max_attempts
-                    and vs.phase in IN_FLIGHT):
-                self._acknowledge(vs, protocol.RequestState.FAILED,
-                                  disk_bytes, now)
-            return
-        self._next_grow.pop(vs.volume_id, None)
-        vs.disk_bytes = disk_bytes
-        vs.grow_attempts = 0
-        vs.last_error = None
-        vs.grow_timestamps = [t for t in vs.grow_timestamps
-                              if now - t <= self.sizing.adaptive_window_s]
-        vs.grow_timestamps.append(now)
-        for view, result in zip(views, results):
-            LOG.info('Volume %s: %s %s', vs.volume_id, view.mount.mountpoint,
-                     result.summary())
-            view.fill.reset()
-            self.tracker.reset(view.mount.mountpoint)
-            view.next_sample_at = now
-            self.sample(view, now)
-        if vs.phase in IN_FLIGHT:
-            self._acknowledge(vs, protocol.RequestState.GROWN, disk_bytes,
-                              now)
+    def _restart_monitoring(self, view, now) -> None:
+        """A grown mount: forget its fill rate and breaches, sample now."""
+        view.fill.reset()
+        self.tracker.reset(view.mount.mountpoint)
+        view.next_sample_at = now
+        self.sample(view, now)
 
     def _acknowledge(self, vs, state, disk_bytes, now) -> None:
         request = self._request_of(vs)
