@@ -10,49 +10,34 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The agent daemon: monitor, decide, ask, grow, acknowledge, alert.
+"""The agent daemon: the loop that ties the one-job modules together.
 
-:class:`Agent` ties the one-job modules together. Each :meth:`Agent.tick`
-samples the mounts that are due (:mod:`monitor`), evaluates their
-triggers (:mod:`triggers`), drives one request state machine per volume
-and says how long to sleep; :meth:`Agent.run` sleeps in ``select()`` on
-the kernel uevent socket (:mod:`uevents`) and a wake-up pipe, so a
-capacity change or a signal cuts the sleep short.
+Each :meth:`Agent.tick`:
 
-Per-volume state machine (persisted by :mod:`state`; protocol states in
-``vsm:req:`` / ``vsm:resp:`` are those of :mod:`vsm_agent.protocol`)::
+1. re-discovers mounts and disks when due or after a capacity uevent
+   (:mod:`discovery`; unknown disk serials are looked up through
+   :mod:`channel`);
+2. samples the mounts that are due and evaluates their triggers
+   (:meth:`monitor.MountView.observe`, :mod:`triggers`), sampling more
+   often near a threshold;
+3. runs one step of each volume's request lifecycle (:mod:`lifecycle`:
+   answers, grows via :mod:`growth`, requests sized by :mod:`sizing`);
+4. updates the alerts and, when something changed, the status file
+   (:mod:`status`, :mod:`alerts`) and saves the state (:mod:`state`);
+5. says how long to sleep until the next thing is due.
 
-             trigger fires, size planned
-    idle ───────────────────────────────► requested ──(resp pending)─► pending
-     ▲                                       │  │                          │
-     │ verified / cooldown over / lifted     │  └─(resp granted)─► granted ◄┘
-     │                                       │                      │
-    acknowledged ◄──(disk grew: grow, write st=grown)──── extended ◄─┘
-                                             │
-     denied ◄──(resp denied)─────────────────┘   failed ◄──(resp failed)
+:meth:`Agent.run` sleeps in ``select()`` on the kernel uevent socket
+(:mod:`uevents`) and a wake-up pipe, so a capacity change or a signal
+cuts the sleep short; one failing tick is logged and the loop goes on.
+SIGHUP (:meth:`Agent.request_reload`) re-reads the configuration files.
 
-* One request in flight per volume: a trigger that fires while a request
-  is in flight asks for nothing more.
-* **No Nova writes while idle.** Writes happen only to send a new request,
-  to re-assert it when a metadata read shows the key missing or
-  different (Nova can lose updates), and to acknowledge a grow.
-* Metadata reads happen only while a request is in flight (every
-  ``answer_poll_s``), for a denied/failed volume (every ``denied_poll_s``,
-  to see the answer change) and at start-up: an idle VM reads nothing.
-* The disk growing is what triggers a grow, not the answer: Nova's
-  metadata cache lags the extend by up to 15 s, the uevent does not. Any
-  capacity increase of a mapped disk is grown (also one an operator made
-  by hand); the acknowledgement is written only for a request in flight.
-* A denial stops the agent from asking for that volume, across restarts,
-  until the answer changes (the response is removed or replaced, or its
-  ``after`` time passes). It raises an alert (:mod:`alerts`); ``pending``
-  does not.
-* API or metadata service down: reads and writes retry with backoff,
-  monitoring goes on, the status says so.
+:meth:`Agent.check` is one dry-run pass through the same evaluation and
+sizing as the loop: what would be asked, and why.
 
 Usage::
 
-    agent = service.Agent(conf)          # conf with every option registered
+    conf = cfg.ConfigOpts(); opts.register_opts(conf); conf([...])
+    agent = service.Agent(conf)
     agent.run()                          # until agent.request_stop()
     agent.check()                        # one dry-run pass: what and why
 """
@@ -67,15 +52,14 @@ import typing
 
 from oslo_config import cfg
 
-from vsm_agent import alerts as alerts_mod
+from vsm_agent import alerts
 from vsm_agent import channel
 from vsm_agent import discovery
 from vsm_agent import grow
 from vsm_agent import growth
+from vsm_agent import lifecycle
 from vsm_agent import monitor
-from vsm_agent import protocol
-from vsm_agent import sizing
-from vsm_agent import state as state_mod
+from vsm_agent import state
 from vsm_agent import status
 from vsm_agent import triggers
 from vsm_agent import uevents
@@ -126,31 +110,34 @@ def list_opts():
     return [(GROUP, agent_opts)]
 
 
-IN_FLIGHT = (state_mod.REQUESTED, state_mod.PENDING, state_mod.GRANTED,
-             state_mod.EXTENDED)
-
-
 class Agent:
     """The guest agent; see the module docstring."""
 
-    def __init__(self, conf, channel=None, runner: grow.Runner = None,
+    def __init__(self, conf, nova=None, runner: grow.Runner = None,
                  clock=time.time, listener=None, use_uevents=True,
                  grower=None):
+        """``conf`` has every option registered (:func:`opts.register_opts`).
+
+        ``nova`` replaces the channel built from ``[nova]``, ``grower`` and
+        ``runner`` the grow pipeline and its command runner, ``listener``
+        the uevent socket (False: none): stand-ins for tests.
+        """
         self.conf = conf
-        self._injected_channel = channel
-        self.grower = growth.Grower(grower or grow.grow,
-                                    runner or grow.run_command)
+        self._nova = nova
         self.clock = clock
         self.listener = (listener if listener is not None else
                          (uevents.UeventListener.open() if use_uevents
                           else None))
         self.views: typing.Dict[str, monitor.MountView] = {}
         self.tracker = triggers.BreachTracker()
-        self.link = None  # a channel.RetryingChannel, made by configure()
+        self.store = state.StateStore(conf[GROUP].state_dir)
+        self.link = channel.RetryingChannel(nova, clock)
+        self.grower = growth.Grower(grower or grow.grow,
+                                    runner or grow.run_command)
+        self.lifecycle = lifecycle.Lifecycle(self.store, self.link,
+                                             self.grower)
         self._next_rescan = 0.0
         self._next_resolve = 0.0
-        self._next_read: typing.Dict[str, float] = {}
-        self._meta_seeded = False
         self._published = None
         self._published_at = 0.0
         self._stop = False
@@ -160,7 +147,6 @@ class Agent:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self.configure()
-        self.store = state_mod.StateStore(self.opts.state_dir)
 
     # ------------------------------------------------------- configuration --
 
@@ -171,15 +157,11 @@ class Agent:
         self.selector = discovery.MountSelector.from_conf(self.conf)
         self.classes = triggers.UsageClasses.from_conf(self.conf)
         self.near_margin = self.conf[triggers.GROUP].near_margin_pct
-        self.sizing = sizing.SizingPolicy.from_conf(self.conf)
+        self.alerts = alerts.Alerts.from_conf(self.conf)
+        self.link.channel = (self._nova or
+                             channel.NovaChannel.from_conf(self.conf))
         self.grower.configure(self.conf)
-        self.alerts = alerts_mod.Alerts.from_conf(self.conf)
-        nova = (self._injected_channel or
-                channel.NovaChannel.from_conf(self.conf))
-        if self.link is None:
-            self.link = channel.RetryingChannel(nova, self.clock)
-        else:
-            self.link.channel = nova
+        self.lifecycle.configure(self.conf)
         for view in self.views.values():
             view.thresholds = self.classes.thresholds_for(
                 view.mount.mountpoint)
@@ -264,22 +246,19 @@ class Agent:
             self._capacity_event = False
             self.rescan(now)
             self._refresh_disk_sizes()
-        if not self._meta_seeded:
-            self._seed_from_metadata(now)
+        if not self.lifecycle.seeded:
+            self.lifecycle.seed(self.views, self.known_volume_ids(), now)
         for view in self.views.values():
             if now >= view.next_sample_at:
                 self.sample(view, now)
-        self._drive_volumes(now)
+        self.lifecycle.step(self.views, now, self._restart_monitoring)
+        self.alerts.update(status.alert_lines(self.views, self.store))
         self.store.save()
         self._publish(now)
         due = [v.next_sample_at for v in self.views.values()]
         due.append(self._next_rescan)
-        due += [t for t in self._next_read.values()]
-        due += [t for t in self.grower.next_attempt.values()]
-        if any(vs.unwritten for vs in self.store.volumes.values()):
-            due.append(self.link.write_backoff.not_before)
-        return max(0.0, min(due) - self.clock()) if due else \
-            self.opts.interval_s
+        due += self.lifecycle.next_due()
+        return max(0.0, min(due) - self.clock())
 
     def _refresh_disk_sizes(self) -> None:
         for view in self.views.values():
@@ -299,241 +278,6 @@ class Agent:
             view.thresholds, view.sample, view.verdict, self.opts.interval_s,
             self.opts.min_interval_s, self.near_margin, view.time_to_full_s)
 
-    def _views_of(self, volume_id: str) -> typing.List[monitor.MountView]:
-        return monitor.volume_views(self.views, volume_id)
-
-    def _drive_volumes(self, now: float) -> None:
-        volumes = sorted({v.mount.volume_id for v in self.views.values()
-                          if v.mount.volume_id and v.mount.expandable})
-        self._poll_metadata(now, volumes)
-        for volume_id in volumes:
-            vs = self.store.volume(volume_id)
-            views = self._views_of(volume_id)
-            if vs.phase in IN_FLIGHT:
-                # Cheap sysfs reads: catch the resize even without uevents.
-                for view in views:
-                    view.mount.disk_bytes = discovery.disk_size_bytes(
-                        self.roots, view.mount.disk)
-            outcome = self.grower.grow_if_needed(vs, views, now,
-                                                 self._restart_monitoring)
-            if outcome and vs.phase in IN_FLIGHT:
-                self._acknowledge(vs, *outcome, now)
-            if vs.phase == state_mod.IDLE:
-                self._maybe_request(vs, views, now)
-            elif vs.phase == state_mod.DENIED:
-                if vs.retry_after and now >= vs.retry_after:
-                    LOG.info('Volume %s: denial expired (after=%d); may ask '
-                             'again', volume_id, vs.retry_after)
-                    self._set_phase(vs, state_mod.IDLE, now)
-            elif vs.phase == state_mod.FAILED:
-                if now - vs.last_change >= self.opts.failed_retry_s:
-                    self._set_phase(vs, state_mod.IDLE, now)
-            if (vs.unwritten and vs.request
-                    and self.link.write_backoff.ready(now)):
-                self._write(vs, now)
-        self.alerts.update(status.alert_lines(self.views, self.store))
-
-    # -------------------------------------------------------------- asking --
-
-    def _maybe_request(self, vs, views, now) -> None:
-        firing = [v for v in views if v.verdict and v.verdict.fire]
-        if not firing:
-            return
-        view = firing[0]
-        decision = self.plan_size(vs, view, now)
-        if decision.requested_gb is None:
-            if vs.last_error != decision.explain:
-                LOG.warning('Volume %s (%s) needs space but %s',
-                            vs.volume_id, view.mount.mountpoint,
-                            decision.explain)
-                vs.last_error = decision.explain
-            return
-        current_gb = view.mount.disk_bytes // GIB
-        vs.seq += 1
-        request = protocol.ExpansionRequest(
-            volume_id=vs.volume_id, request_id=protocol.new_request_id(),
-            seq=vs.seq, state=protocol.RequestState.REQUESTED,
-            current_gb=current_gb, requested_gb=decision.requested_gb,
-            timestamp=int(now), reason=view.verdict.reason)
-        LOG.info('Volume %s (%s, %.1f%% used): asking for %d GiB, request '
-                 '%s seq %d, because %s; size: %s', vs.volume_id,
-                 view.mount.mountpoint, view.sample.used_pct,
-                 decision.requested_gb, request.request_id, request.seq,
-                 view.verdict.reason, decision.explain)
-        vs.request = request.encode()
-        vs.response = None
-        vs.denied_request_id = None
-        vs.retry_after = None
-        vs.grow_attempts = 0
-        vs.last_error = None
-        self._set_phase(vs, state_mod.REQUESTED, now)
-        self._next_read[vs.volume_id] = now + self.opts.answer_poll_s
-        self.store.save()  # seq must be durable before it is on the wire
-        self._write(vs, now)
-
-    def plan_size(self, vs, view, now) -> sizing.SizeDecision:
-        recent = sizing.recent_grow_count(vs.grow_timestamps, now,
-                                          self.sizing.adaptive_window_s)
-        used_pct = view.thresholds.used_pct
-        return self.sizing.plan_step(
-            current_gb=view.mount.disk_bytes // GIB,
-            used_bytes=view.sample.used_bytes if view.sample else 0,
-            used_pct_threshold=used_pct, recent_grows=recent,
-            fill_rate_bps=view.fill.bytes_per_s)
-
-    def _write(self, vs, now) -> bool:
-        request = self._request_of(vs)
-        if self.opts.dry_run:
-            LOG.info('dry run: would write %s = %s', request.key, vs.request)
-            vs.unwritten = False
-            return True
-        try:
-            self.link.write(request.key, vs.request)
-        except channel.ChannelError as exc:
-            vs.unwritten = True
-            LOG.warning('Volume %s: writing request %s failed: %s; retrying '
-                        'in %.0f s', vs.volume_id, request.request_id, exc,
-                        exc.retry_in)
-            return False
-        vs.unwritten = False
-        LOG.info('Volume %s: wrote %s = %s', vs.volume_id, request.key,
-                 vs.request)
-        return True
-
-    @staticmethod
-    def _request_of(vs) -> protocol.ExpansionRequest:
-        return protocol.parse_request(protocol.request_key(vs.volume_id),
-                                      vs.request)
-
-    def _set_phase(self, vs, phase, now) -> None:
-        if vs.phase != phase:
-            LOG.info('Volume %s: %s -> %s', vs.volume_id, vs.phase, phase)
-            vs.phase = phase
-            vs.last_change = now
-
-    # ------------------------------------------------------------- answers --
-
-    def _seed_from_metadata(self, now) -> None:
-        """At start-up: adopt seq and answers Nova holds that we lack."""
-        meta = self.link.read_metadata(now)
-        if meta is None:
-            return
-        self._meta_seeded = True
-        for volume_id, entry in protocol.read_metadata(meta).items():
-            if not volume_id or volume_id not in self.known_volume_ids():
-                continue
-            vs = self.store.volume(volume_id)
-            seen = max([e.seq for e in (entry.request, entry.response) if e]
-                       or [0])
-            if seen > vs.seq:
-                # The state file was lost: never reuse a sequence number.
-                LOG.info('Volume %s: adopting seq %d from metadata',
-                         volume_id, seen)
-                vs.seq = seen
-                if entry.request and not vs.request:
-                    vs.request = entry.request.encode()
-                    if entry.response and entry.response.answers(
-                            entry.request):
-                        self._apply_response(vs, entry.response, now)
-                    elif entry.request.state is \
-                            protocol.RequestState.REQUESTED:
-                        self._set_phase(vs, state_mod.REQUESTED, now)
-
-    def _needs_read(self, vs) -> bool:
-        return vs.request is not None and vs.phase in IN_FLIGHT + (
-            state_mod.DENIED, state_mod.FAILED, state_mod.ACKNOWLEDGED)
-
-    def _poll_metadata(self, now, volumes) -> None:
-        due = []
-        for volume_id in volumes:
-            vs = self.store.volume(volume_id)
-            if not self._needs_read(vs):
-                self._next_read.pop(volume_id, None)
-                continue
-            at = self._next_read.setdefault(volume_id, now)
-            if now >= at:
-                due.append(vs)
-        if not due:
-            return
-        meta = self.link.read_metadata(now)
-        if meta is None:
-            return
-        view = protocol.read_metadata(meta)
-        for vs in due:
-            self._apply_metadata(vs, meta, view.get(vs.volume_id), now)
-            slow = vs.phase in (state_mod.DENIED, state_mod.FAILED)
-            self._next_read[vs.volume_id] = now + (
-                self.opts.denied_poll_s if slow else self.opts.answer_poll_s)
-
-    def _apply_metadata(self, vs, meta, entry, now) -> None:
-        request = self._request_of(vs)
-        response = entry.response if entry else None
-        if entry and entry.errors:
-            LOG.warning('Volume %s: ignoring malformed metadata: %s',
-                        vs.volume_id, '; '.join(
-                            str(e) for e in entry.errors.values()))
-        answers = response is not None and response.answers(request)
-        on_wire = meta.get(request.key)
-        if vs.phase in (state_mod.DENIED, state_mod.FAILED):
-            if not answers:
-                LOG.info('Volume %s: the %s answer was lifted; may ask '
-                         'again', vs.volume_id, vs.phase)
-                vs.denied_request_id = None
-                vs.retry_after = None
-                self._set_phase(vs, state_mod.IDLE, now)
-            elif response.state.value != vs.phase:
-                self._apply_response(vs, response, now)
-            return
-        if vs.phase == state_mod.ACKNOWLEDGED:
-            if answers:
-                # Keep the latest answer for the status (extended, usually
-                # seen after the grow: the disk changes before the cache).
-                vs.response = response.encode()
-            if on_wire != vs.request:
-                self._reassert(vs, on_wire, now)
-            else:
-                self._set_phase(vs, state_mod.IDLE, now)
-            return
-        if answers:
-            self._apply_response(vs, response, now)
-        if vs.phase in IN_FLIGHT and on_wire != vs.request:
-            self._reassert(vs, on_wire, now)
-
-    def _reassert(self, vs, on_wire, now) -> None:
-        LOG.info('Volume %s: request key %s in metadata; re-asserting',
-                 vs.volume_id, 'missing' if on_wire is None else 'changed')
-        self._write(vs, now)
-
-    def _apply_response(self, vs, response, now) -> None:
-        vs.response = response.encode()
-        state = response.state
-        if state is protocol.ResponseState.PENDING:
-            self._set_phase(vs, state_mod.PENDING, now)
-        elif state is protocol.ResponseState.GRANTED:
-            self._set_phase(vs, state_mod.GRANTED, now)
-        elif state is protocol.ResponseState.EXTENDED:
-            if vs.phase != state_mod.ACKNOWLEDGED:
-                self._set_phase(vs, state_mod.EXTENDED, now)
-                self._rescan_scsi(vs)
-        elif state is protocol.ResponseState.DENIED:
-            vs.denied_request_id = response.request_id
-            vs.retry_after = response.retry_after
-            self._set_phase(vs, state_mod.DENIED, now)
-        elif state is protocol.ResponseState.FAILED:
-            self._set_phase(vs, state_mod.FAILED, now)
-
-    def _rescan_scsi(self, vs) -> None:
-        # virtio-scsi disks only see a capacity change after a rescan.
-        for view in self._views_of(vs.volume_id):
-            if view.mount.disk and view.mount.disk.startswith('sd'):
-                path = os.path.join(self.roots.sys, 'class', 'block',
-                                    view.mount.disk, 'device', 'rescan')
-                try:
-                    with open(path, 'w') as f:
-                        f.write('1')
-                except OSError as exc:
-                    LOG.debug('SCSI rescan of %s failed: %s', path, exc)
-
     # -------------------------------------------------------------- growing --
 
     def notice_capacity_change(self, disks=()) -> None:
@@ -548,20 +292,6 @@ class Agent:
         self.tracker.reset(view.mount.mountpoint)
         view.next_sample_at = now
         self.sample(view, now)
-
-    def _acknowledge(self, vs, state, disk_bytes, now) -> None:
-        request = self._request_of(vs)
-        ack = request.replace(
-            state=state, current_gb=disk_bytes // GIB, timestamp=int(now),
-            reason=(protocol.Reason.GROWN
-                    if state is protocol.RequestState.GROWN
-                    else protocol.Reason.GROW_FAILED))
-        vs.request = ack.encode()
-        if state is protocol.RequestState.GROWN:
-            self._set_phase(vs, state_mod.ACKNOWLEDGED, now)
-        self._next_read[vs.volume_id] = now + self.opts.answer_poll_s
-        self.store.save()
-        self._write(vs, now)
 
     # --------------------------------------------------------------- status --
 
@@ -587,7 +317,7 @@ class Agent:
         """One pass without side effects: what would be asked, and why.
 
         Each mount is evaluated by :meth:`monitor.MountView.observe` and
-        sized by :meth:`plan_size`, the loop's own decision, on a copy of
+        sized by :meth:`lifecycle.Lifecycle.plan_size`, the loop's own decision, on a copy of
         its view with a fresh breach count: nothing the loop relies on
         changes, and nothing is written or grown.
         """
@@ -606,8 +336,8 @@ class Agent:
             if verdict.state in ('breach', 'firing') and probe.mount.expandable:
                 vs = self.store.volume(probe.mount.volume_id)
                 phase = vs.phase
-                if phase == state_mod.IDLE:
-                    decision = self.plan_size(vs, probe, now)
+                if phase == lifecycle.IDLE:
+                    decision = self.lifecycle.plan_size(vs, probe, now)
             report.append(status.check_entry(probe, phase, decision))
         return report
 

@@ -39,9 +39,9 @@ import os
 import time
 import typing
 
+from vsm_agent import lifecycle
 from vsm_agent import monitor
 from vsm_agent import protocol
-from vsm_agent import state
 
 GIB = 1024 ** 3
 MIB = 1024 * 1024
@@ -55,7 +55,7 @@ def snapshot(views, store, health, server_id, dry_run: bool,
     """The status of every mount (what ``vsm-agent status`` shows).
 
     ``views`` is {mountpoint: :class:`monitor.MountView`}, ``store`` the
-    :class:`state.StateStore`, ``health`` the channel's health lines.
+    :class:`vsm_agent.state.StateStore`, ``health`` the channel's health lines.
     """
     mounts = []
     for mp, view in sorted(views.items()):
@@ -112,12 +112,12 @@ def alert_lines(views, store) -> typing.Dict[str, str]:
         mine = monitor.volume_views(views, volume_id)
         where = ', '.join(v.mount.mountpoint for v in mine) or volume_id
         response = _response_of(vs)
-        if vs.phase == state.DENIED and response:
+        if vs.phase == lifecycle.DENIED and response:
             messages[volume_id] = (
                 '%s: more space was DENIED (%s); the agent stops asking '
                 'until the answer changes. Free space or contact your '
                 'cloud administrator.' % (where, response.reason))
-        elif vs.phase == state.FAILED and response:
+        elif vs.phase == lifecycle.FAILED and response:
             messages[volume_id] = ('%s: the cloud could not extend the '
                                    'volume (%s)' % (where,
                                                     response.reason))

@@ -24,6 +24,7 @@ from vsm_agent import alerts
 from vsm_agent import channel
 from vsm_agent import discovery
 from vsm_agent import grow
+from vsm_agent import lifecycle
 from vsm_agent import state
 from vsm_agent import uevents
 from vsm_tests import httpjson
@@ -144,12 +145,12 @@ class TestStateStore(testtools.TestCase):
     def test_round_trip_and_denial_survives(self):
         store = state.StateStore(self.dir)
         vs = store.volume(VOL)
-        vs.phase, vs.seq, vs.denied_request_id = state.DENIED, 7, 'ab' * 16
+        vs.phase, vs.seq, vs.denied_request_id = lifecycle.DENIED, 7, 'ab' * 16
         store.volume_ids['6f1c2a4e-0b8d-4c1e-9'] = VOL
         self.assertTrue(store.save())
         self.assertFalse(store.save())
         again = state.StateStore(self.dir)
-        self.assertEqual((state.DENIED, 7, 'ab' * 16),
+        self.assertEqual((lifecycle.DENIED, 7, 'ab' * 16),
                          (again.volume(VOL).phase, again.volume(VOL).seq,
                           again.volume(VOL).denied_request_id))
         self.assertEqual(VOL, again.volume_ids['6f1c2a4e-0b8d-4c1e-9'])
@@ -166,7 +167,7 @@ class TestStateStore(testtools.TestCase):
         with open(os.path.join(self.dir, 'state.json'), 'w') as f:
             json.dump({'volumes': {VOL: {'volume_id': VOL, 'phase': 'zzz',
                                          'future': 1}}}, f)
-        self.assertEqual(state.IDLE, state.StateStore(self.dir).volume(
+        self.assertEqual(lifecycle.IDLE, state.StateStore(self.dir).volume(
             VOL).phase)
 
     def test_atomic_write_leaves_no_temp_files(self):

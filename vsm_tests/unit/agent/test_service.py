@@ -18,10 +18,10 @@ import fixtures
 import testtools
 
 from vsm_agent import grow
+from vsm_agent import lifecycle
 from vsm_agent import monitor
 from vsm_agent import protocol
 from vsm_agent import service
-from vsm_agent import state
 from vsm_agent import status
 from vsm_tests.unit.agent import fakes
 
@@ -73,7 +73,7 @@ class AgentTestCase(testtools.TestCase):
         self.agent = self.new_agent()
 
     def new_agent(self):
-        return service.Agent(self.conf, channel=self.channel,
+        return service.Agent(self.conf, nova=self.channel,
                              clock=lambda: self.now, listener=False,
                              use_uevents=False, grower=self.grower)
 
@@ -104,7 +104,7 @@ class TestIdle(AgentTestCase):
         self.run_for(600)
         self.assertEqual([], self.channel.writes)
         self.assertEqual(1, self.channel.reads)  # the start-up seed only
-        self.assertEqual(state.IDLE, self.vs().phase)
+        self.assertEqual(lifecycle.IDLE, self.vs().phase)
 
     def test_root_from_image_is_not_asked_for(self):
         self.run_for(10)
@@ -126,7 +126,7 @@ class TestRequestLifecycle(AgentTestCase):
         self.assertEqual((1, 'requested', 10, 12, 'used_pct'),
                          (req.seq, req.state.value, req.current_gb,
                           req.requested_gb, req.reason))
-        self.assertEqual(state.REQUESTED, self.vs().phase)
+        self.assertEqual(lifecycle.REQUESTED, self.vs().phase)
 
         # Still breached, request in flight: no second request.
         self.run_for(30)
@@ -134,7 +134,7 @@ class TestRequestLifecycle(AgentTestCase):
 
         self.answer(protocol.ResponseState.PENDING)
         self.run_for(6)
-        self.assertEqual(state.PENDING, self.vs().phase)
+        self.assertEqual(lifecycle.PENDING, self.vs().phase)
         self.assertFalse(os.path.exists(os.path.join(self.tmp, 'motd.d',
                                                      '90-vsm-agent')))
         self.assertIn('pending approval', status.format_table(
@@ -142,7 +142,7 @@ class TestRequestLifecycle(AgentTestCase):
 
         self.answer(protocol.ResponseState.GRANTED)
         self.run_for(6)
-        self.assertEqual(state.GRANTED, self.vs().phase)
+        self.assertEqual(lifecycle.GRANTED, self.vs().phase)
         self.assertEqual([], self.grower.calls)
 
         # The hypervisor grows the disk: grow and acknowledge at once.
@@ -154,11 +154,11 @@ class TestRequestLifecycle(AgentTestCase):
         self.assertEqual(('grown', 12, 12, 'grown', req.request_id),
                          (ack.state.value, ack.current_gb, ack.requested_gb,
                           ack.reason, ack.request_id))
-        self.assertEqual(state.ACKNOWLEDGED, self.vs().phase)
+        self.assertEqual(lifecycle.ACKNOWLEDGED, self.vs().phase)
 
         self.answer(protocol.ResponseState.EXTENDED)
         self.run_for(10)
-        self.assertEqual(state.IDLE, self.vs().phase)
+        self.assertEqual(lifecycle.IDLE, self.vs().phase)
         self.assertEqual(2, len(self.channel.writes))
         reads = self.channel.reads
         self.run_for(600)
@@ -187,11 +187,11 @@ class TestRequestLifecycle(AgentTestCase):
         self.run_for(2)
         self.answer(protocol.ResponseState.EXTENDED)
         self.run_for(6)
-        self.assertEqual(state.EXTENDED, self.vs().phase)
+        self.assertEqual(lifecycle.EXTENDED, self.vs().phase)
         self.assertEqual([], self.grower.calls)
         self.system.set_size('vdb', 12 * GIB)
         self.run_for(1)
-        self.assertEqual(state.ACKNOWLEDGED, self.vs().phase)
+        self.assertEqual(lifecycle.ACKNOWLEDGED, self.vs().phase)
 
     def test_sequence_grows_per_request(self):
         self.usage.set('/srv', 10 * GIB, 85)
@@ -199,7 +199,7 @@ class TestRequestLifecycle(AgentTestCase):
         self.system.set_size('vdb', 12 * GIB)
         self.usage.set('/srv', 12 * GIB, 70)
         self.run_for(7)
-        self.assertEqual(state.IDLE, self.vs().phase)
+        self.assertEqual(lifecycle.IDLE, self.vs().phase)
         self.usage.set('/srv', 12 * GIB, 90)
         self.run_for(2)
         self.assertEqual((2, 12, 14), (self.request().seq,
@@ -226,7 +226,7 @@ class TestDenial(AgentTestCase):
     def test_denial_stops_asking_and_alerts(self):
         log = self.useFixture(fixtures.FakeLogger())
         self.deny()
-        self.assertEqual(state.DENIED, self.vs().phase)
+        self.assertEqual(lifecycle.DENIED, self.vs().phase)
         self.run_for(600)
         self.assertEqual(1, len(self.channel.writes))
         with open(os.path.join(self.tmp, 'motd.d', '90-vsm-agent')) as f:
@@ -240,7 +240,7 @@ class TestDenial(AgentTestCase):
         self.deny()
         writes = len(self.channel.writes)
         agent = self.new_agent()
-        self.assertEqual(state.DENIED, self.vs(agent).phase)
+        self.assertEqual(lifecycle.DENIED, self.vs(agent).phase)
         self.run_for(600, agent=agent)
         self.assertEqual(writes, len(self.channel.writes))
 
@@ -265,7 +265,7 @@ class TestDenial(AgentTestCase):
         os.unlink(os.path.join(self.tmp, 'state', 'state.json'))
         agent = self.new_agent()
         self.run_for(60, agent=agent)
-        self.assertEqual(state.DENIED, self.vs(agent).phase)
+        self.assertEqual(lifecycle.DENIED, self.vs(agent).phase)
         self.assertEqual(1, len(self.channel.writes))
 
 
@@ -381,8 +381,8 @@ class TestResolveAndCheck(AgentTestCase):
             monitor.MountView, 'observe', autospec=True,
             side_effect=monitor.MountView.observe)).mock
         plan = self.useFixture(fixtures.MockPatchObject(
-            service.Agent, 'plan_size', autospec=True,
-            side_effect=service.Agent.plan_size)).mock
+            lifecycle.Lifecycle, 'plan_size', autospec=True,
+            side_effect=lifecycle.Lifecycle.plan_size)).mock
         self.usage.set('/srv', 10 * GIB, 85)
         report = {r['mountpoint']: r for r in self.agent.check(self.now)}
         self.assertEqual(2, observe.call_count)       # '/' and '/srv'
