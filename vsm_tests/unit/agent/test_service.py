@@ -206,6 +206,21 @@ class TestRequestLifecycle(AgentTestCase):
                                        self.request().current_gb,
                                        self.request().requested_gb))
 
+    def test_two_volumes_are_driven_independently(self):
+        vol2 = '0c9d3b7e-5a1f-4e2d-8b6c-7f4e3d2c1b0a'
+        self.system.add_disk('vdc', 10 * GIB, serial=vol2[:20])
+        self.system.mount('/data', 'xfs', self.system.add_partition('vdc', 1),
+                          '/dev/vdc1')
+        self.channel.devices.add(vol2)
+        self.usage.set('/data', 10 * GIB, 85)
+        self.usage.set('/srv', 10 * GIB, 85)
+        self.run_for(3)
+        self.assertEqual(['vsm:req:' + vol2, REQ_KEY],
+                         sorted(key for key, _ in self.channel.writes))
+        self.assertEqual(lifecycle.REQUESTED,
+                         self.agent.store.volume(vol2).phase)
+        self.assertEqual(lifecycle.REQUESTED, self.vs().phase)
+
     def test_dry_run_writes_nothing(self):
         self.conf.set_override('dry_run', True, 'agent')
         agent = self.new_agent()
