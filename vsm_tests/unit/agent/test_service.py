@@ -21,10 +21,6 @@ from vsm_agent import monitor
 from vsm_agent import status
 from vsm_tests.unit.agent import fakes
 
-GIB = fakes.GIB
-VOL = fakes.VOL
-REQ_KEY = fakes.REQ_KEY
-
 
 class TestIdle(fakes.AgentTestCase):
 
@@ -46,12 +42,12 @@ class TestIdle(fakes.AgentTestCase):
 class TestLoop(fakes.AgentTestCase):
 
     def test_metadata_unreachable_keeps_monitoring(self):
-        self.usage.set('/srv', 10 * GIB, 85)
+        self.usage.set('/srv', 10 * fakes.GIB, 85)
         self.run_for(2)
         self.channel.fail_reads = 'timed out'
         self.run_for(20)
         self.assertIn('failing', self.agent.status()['channel']['read'])
-        self.usage.set('/srv', 10 * GIB, 86)
+        self.usage.set('/srv', 10 * fakes.GIB, 86)
         self.run_for(1)
         mount = [m for m in self.agent.status()['mounts']
                  if m['mountpoint'] == '/srv'][0]
@@ -59,7 +55,7 @@ class TestLoop(fakes.AgentTestCase):
 
     def test_serial_resolved_from_metadata_devices(self):
         self.run_for(1)
-        self.assertEqual(VOL, self.agent.store.volume_ids.get(VOL[:20]))
+        self.assertEqual(fakes.VOL, self.agent.store.volume_ids.get(fakes.VOL[:20]))
 
     def test_status_json_file_written(self):
         self.run_for(1)
@@ -70,7 +66,7 @@ class TestLoop(fakes.AgentTestCase):
 class TestCheck(fakes.AgentTestCase):
 
     def test_check_explains(self):
-        self.usage.set('/srv', 10 * GIB, 85)
+        self.usage.set('/srv', 10 * fakes.GIB, 85)
         report = {r['mountpoint']: r for r in self.agent.check(self.now)}
         self.assertEqual(12, report['/srv']['would_request_gb'])
         text = status.format_check(report.values())
@@ -98,14 +94,14 @@ class TestCheck(fakes.AgentTestCase):
                 group, _, opt = name.partition('__')
                 self.conf.set_override(opt, value, group)
             self.channel = fakes.FakeChannel()
-            self.channel.devices.add(VOL)
+            self.channel.devices.add(fakes.VOL)
             agent = self.new_agent()
-            self.usage.set('/srv', 10 * GIB, used, inodes_used_pct=inodes)
+            self.usage.set('/srv', 10 * fakes.GIB, used, inodes_used_pct=inodes)
             predicted = {r['mountpoint']: r['would_request_gb']
                          for r in agent.check(self.now)}['/srv']
             self.run_for(5, agent=agent)
             asked = (self.request().requested_gb
-                     if REQ_KEY in self.channel.metadata else None)
+                     if fakes.REQ_KEY in self.channel.metadata else None)
             self.assertEqual(predicted, asked, 'case %d' % i)
             predictions.append(predicted)
             for name in overrides:
@@ -122,7 +118,7 @@ class TestCheck(fakes.AgentTestCase):
         plan = self.useFixture(fixtures.MockPatchObject(
             lifecycle.Lifecycle, 'plan_size', autospec=True,
             side_effect=lifecycle.Lifecycle.plan_size)).mock
-        self.usage.set('/srv', 10 * GIB, 85)
+        self.usage.set('/srv', 10 * fakes.GIB, 85)
         report = {r['mountpoint']: r for r in self.agent.check(self.now)}
         self.assertEqual(2, observe.call_count)       # '/' and '/srv'
         self.assertEqual(1, plan.call_count)          # '/srv' only
