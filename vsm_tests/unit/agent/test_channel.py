@@ -19,6 +19,7 @@ import testtools
 
 from vsm_agent import channel
 from vsm_tests import httpjson
+from vsm_tests.unit.agent import fakes
 
 VOL = '6f1c2a4e-0b8d-4c1e-9a57-3d2f00c1ab42'
 
@@ -34,6 +35,32 @@ class TestBackoff(testtools.TestCase):
         self.assertFalse(b.ready(0))
         b.succeeded()
         self.assertTrue(b.ready(0))
+
+
+class TestRetryingChannel(testtools.TestCase):
+
+    def test_backs_off_and_reports_health(self):
+        nova = fakes.FakeChannel()
+        link = channel.RetryingChannel(nova, clock=lambda: 100.0)
+        nova.fail_reads = nova.fail_writes = 'timed out'
+        self.assertIsNone(link.read_metadata(100.0))
+        self.assertIn('failing: timed out', link.health['read'])
+        e = self.assertRaises(channel.ChannelError, link.write, 'k', 'v')
+        self.assertGreater(e.retry_in, 0)
+        self.assertFalse(link.write_backoff.ready(100.0))
+        nova.fail_reads = nova.fail_writes = None
+        self.assertIsNone(link.read_metadata(100.0))  # still backing off
+        self.assertEqual({}, link.read_metadata(1000.0))
+        link.write('k', 'v')
+        self.assertEqual(('ok (metadata)', 'ok'),
+                         (link.health['read'], link.health['write']))
+
+    def test_volume_ids_of_serials(self):
+        nova = fakes.FakeChannel()
+        nova.devices.add(VOL)
+        link = channel.RetryingChannel(nova)
+        self.assertEqual({VOL[:20]: VOL},
+                         link.volume_ids_of({VOL[:20], 'unknown-serial'}))
 
 
 class _StandIn(httpjson.JsonHandler):
