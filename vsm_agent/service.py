@@ -317,9 +317,9 @@ class Agent:
         """One pass without side effects: what would be asked, and why.
 
         Each mount is evaluated by :meth:`monitor.MountView.observe` and
-        sized by :meth:`lifecycle.Lifecycle.plan_size`, the loop's own decision, on a copy of
-        its view with a fresh breach count: nothing the loop relies on
-        changes, and nothing is written or grown.
+        sized by :meth:`lifecycle.Lifecycle.plan_size` -- the loop's own
+        decision -- on a copy of its view with a fresh breach count:
+        nothing the loop relies on changes, nothing is written or grown.
         """
         now = self.clock() if now is None else now
         self.rescan(now)
@@ -333,7 +333,8 @@ class Agent:
                 report.append(status.check_entry(probe, error=str(exc)))
                 continue
             phase = decision = None
-            if verdict.state in ('breach', 'firing') and probe.mount.expandable:
+            if (verdict.state in ('breach', 'firing')
+                    and probe.mount.expandable):
                 vs = self.store.volume(probe.mount.volume_id)
                 phase = vs.phase
                 if phase == lifecycle.IDLE:

@@ -55,7 +55,8 @@ class TestLoop(fakes.AgentTestCase):
 
     def test_serial_resolved_from_metadata_devices(self):
         self.run_for(1)
-        self.assertEqual(fakes.VOL, self.agent.store.volume_ids.get(fakes.VOL[:20]))
+        self.assertEqual(fakes.VOL,
+                         self.agent.store.volume_ids.get(fakes.VOL[:20]))
 
     def test_status_json_file_written(self):
         self.run_for(1)
@@ -96,7 +97,8 @@ class TestCheck(fakes.AgentTestCase):
             self.channel = fakes.FakeChannel()
             self.channel.devices.add(fakes.VOL)
             agent = self.new_agent()
-            self.usage.set('/srv', 10 * fakes.GIB, used, inodes_used_pct=inodes)
+            self.usage.set('/srv', 10 * fakes.GIB, used,
+                           inodes_used_pct=inodes)
             predicted = {r['mountpoint']: r['would_request_gb']
                          for r in agent.check(self.now)}['/srv']
             self.run_for(5, agent=agent)
