@@ -161,7 +161,7 @@ def detection_trial(dev, mnt, pattern, state_dir):
     # (earlier, not later): measure the threshold path.
     conf.set_override('lead_time_s', 0, 'triggers')
     channel = RecordingChannel(conf.nova.write_jitter_s)
-    agent = service.Agent(conf, channel=channel)
+    agent = service.Agent(conf, nova=channel)
     thread = threading.Thread(target=agent.run, daemon=True)
     start = 50 if pattern == 'step' else 60
     allocate(mnt, pct_bytes(mnt, start), 'base')

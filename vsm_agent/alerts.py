@@ -42,7 +42,7 @@ import typing
 
 from oslo_config import cfg
 
-from vsm_agent import state as state_mod
+from vsm_agent import state
 
 LOG = logging.getLogger(__name__)
 
@@ -57,10 +57,6 @@ alert_opts = [
     cfg.StrOpt('status_file', default='/run/vsm-agent/status.json',
                help='JSON status snapshot read by "vsm-agent status".'),
 ]
-
-
-def register_opts(conf):
-    conf.register_opts(alert_opts, group=GROUP)
 
 
 def list_opts():
@@ -108,7 +104,7 @@ class Alerts:
             lines = ['', '*** VSM storage agent: attention needed ***']
             lines += ['  ' + line for _, line in sorted(self._current.items())]
             lines += ['  Run "vsm-agent status" for details.', '']
-            state_mod.atomic_write(self.motd_path, '\n'.join(lines) + '\n')
+            state.atomic_write(self.motd_path, '\n'.join(lines) + '\n')
         except OSError as exc:
             LOG.warning('Cannot write motd alert %s: %s', self.motd_path, exc)
 
@@ -120,7 +116,7 @@ class Alerts:
         if text == self._status_text:
             return False
         try:
-            state_mod.atomic_write(self.status_file, text)
+            state.atomic_write(self.status_file, text)
         except OSError as exc:
             LOG.warning('Cannot write status file %s: %s', self.status_file,
                         exc)

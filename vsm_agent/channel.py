@@ -37,12 +37,19 @@ daemon never loads it at all.
 
 Errors raise :class:`ChannelError` (``transient`` tells the caller to
 retry with :class:`Backoff`); 409 from Nova (server locked or busy) is
-transient. Usage::
+transient. The daemon talks through a :class:`RetryingChannel`, which
+backs off after failures, keeps a health line per direction for
+``vsm-agent status`` and maps disk serials to volume ids. Usage::
 
     chan = channel.NovaChannel.from_conf(conf)
     meta = chan.read_metadata()          # {'vsm:resp:...': 'v=1;...', ...}
     chan.write(key, value)               # jittered single-key PUT
     chan.server_id                       # from meta_data.json 'uuid' or config
+
+    link = channel.RetryingChannel(chan)
+    meta = link.read_metadata(now)       # None while failing or backing off
+    link.write(key, value)               # ChannelError has .retry_in (s)
+    link.volume_ids_of({'6f1c2a4e-0b8d-4c1e-9'})
 """
 
 import json
@@ -57,6 +64,9 @@ import urllib.parse
 import urllib.request
 
 from oslo_config import cfg
+
+from vsm_agent import discovery
+from vsm_agent import protocol
 
 LOG = logging.getLogger(__name__)
 
@@ -104,10 +114,6 @@ nova_opts = [
 ]
 
 
-def register_opts(conf):
-    conf.register_opts(nova_opts, group=GROUP)
-
-
 def list_opts():
     return [(GROUP, nova_opts)]
 
@@ -120,6 +126,8 @@ class ChannelError(Exception):
         super().__init__(message)
         self.transient = transient
         self.status = status
+        #: set by :class:`RetryingChannel`: seconds until the next try
+        self.retry_in: typing.Optional[float] = None
 
 
 class Backoff:
@@ -319,3 +327,79 @@ class NovaChannel:
                                transient=transient, status=status)
         body = result.get('body')
         return body if isinstance(body, dict) else {}
+
+
+class RetryingChannel:
+    """A channel behind backoff (one per direction), with a health line
+    per direction for the status."""
+
+    def __init__(self, channel, clock=time.time):
+        #: a :class:`NovaChannel` (or a test's stand-in); replaced on reload
+        self.channel = channel
+        self.clock = clock
+        self.read_backoff = Backoff()
+        self.write_backoff = Backoff()
+        self.health = {'read': 'not used yet', 'write': 'not used yet'}
+
+    def read_metadata(self, now: float
+                      ) -> typing.Optional[typing.Dict[str, str]]:
+        """The server's metadata, or None while reads back off or fail."""
+        if not self.read_backoff.ready(now):
+            return None
+        try:
+            meta = self.channel.read_metadata()
+        except ChannelError as exc:
+            delay = self.read_backoff.failed(self.clock())
+            self.health['read'] = 'failing: %s (retry in %.0f s)' % (
+                exc, delay)
+            LOG.warning('Reading metadata failed: %s; retrying in %.0f s',
+                        exc, delay)
+            return None
+        self.read_backoff.succeeded()
+        self.health['read'] = 'ok (%s)' % (
+            self.channel.last_read_source or 'metadata')
+        return meta
+
+    def write(self, key: str, value: str) -> None:
+        """Write one key.
+
+        :raises ChannelError: with ``retry_in``, the backoff before the
+            next write.
+        """
+        try:
+            self.channel.write(key, value)
+        except ChannelError as exc:
+            exc.retry_in = self.write_backoff.failed(self.clock())
+            self.health['write'] = 'failing: %s (retry in %.0f s)' % (
+                exc, exc.retry_in)
+            raise
+        self.write_backoff.succeeded()
+        self.health['write'] = 'ok'
+
+    def volume_ids_of(self, serials: typing.Iterable[str]
+                      ) -> typing.Dict[str, str]:
+        """{serial: full volume id} for the serials Nova can tell apart.
+
+        The metadata document's tagged devices and ``vsm:`` keys first;
+        the Nova API's attachments only if that left a serial unknown.
+        """
+        candidates = set()
+        try:
+            self.channel.fetch_document()
+            candidates |= self.channel.device_volume_ids()
+            candidates |= set(protocol.read_metadata(
+                self.channel.document.get('meta') or {}))
+        except ChannelError as exc:
+            LOG.info('Cannot read the metadata service to map disks: %s', exc)
+        if any(discovery.match_volume_id(s, candidates) is None
+               for s in serials) and self.channel.can_write:
+            try:
+                candidates |= self.channel.attached_volume_ids()
+            except ChannelError as exc:
+                LOG.info('Cannot list volume attachments: %s', exc)
+        found = {}
+        for serial in serials:
+            volume_id = discovery.match_volume_id(serial, candidates)
+            if volume_id:
+                found[serial] = volume_id
+        return found

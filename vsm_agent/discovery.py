@@ -96,10 +96,6 @@ BY_ID_PREFIXES = ('virtio-', 'scsi-0QEMU_QEMU_HARDDISK_',
                   'scsi-SQEMU_QEMU_HARDDISK_')
 
 
-def register_opts(conf):
-    conf.register_opts(discovery_opts, group=GROUP)
-
-
 def list_opts():
     return [(GROUP, discovery_opts)]
 

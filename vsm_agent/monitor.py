@@ -131,3 +131,48 @@ class FillRate:
         if rate <= 0:
             return None
         return s.avail_bytes / rate
+
+
+@dataclasses.dataclass
+class MountView:
+    """What the daemon knows about one mount between samples.
+
+    ``mount`` is a :class:`vsm_agent.discovery.Mount`, ``thresholds`` its
+    :class:`vsm_agent.triggers.Thresholds`, ``verdict`` the last
+    :class:`vsm_agent.triggers.Verdict`.
+    """
+
+    mount: typing.Any
+    thresholds: typing.Any
+    fill: FillRate
+    sample: typing.Optional[Sample] = None
+    verdict: typing.Any = None
+    time_to_full_s: typing.Optional[float] = None
+    next_sample_at: float = 0.0
+    error: typing.Optional[str] = None
+
+    def observe(self, now: float, tracker, near_margin_pct: float):
+        """Sample the mount and evaluate its trigger; returns the verdict.
+
+        ``tracker`` is the :class:`vsm_agent.triggers.BreachTracker` that
+        counts consecutive breaches.
+
+        :raises OSError: if the mount cannot be sampled.
+        """
+        s = sample(self.mount.mountpoint, now)
+        self.error = None
+        self.sample = s
+        self.fill.add(s)
+        self.time_to_full_s = self.fill.time_to_full_s(s)
+        self.verdict = tracker.evaluate(
+            self.mount.mountpoint, self.thresholds, s, self.time_to_full_s,
+            near_margin_pct)
+        return self.verdict
+
+
+def volume_views(views: typing.Mapping[str, MountView], volume_id: str
+                 ) -> typing.List[MountView]:
+    """The expandable mounts of one volume (LVM and partitions may put
+    several filesystems on it)."""
+    return [v for v in views.values()
+            if v.mount.volume_id == volume_id and v.mount.expandable]

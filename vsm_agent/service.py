@@ -10,53 +10,39 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The agent daemon: monitor, decide, ask, grow, acknowledge, alert.
+"""The agent daemon: the loop that ties the one-job modules together.
 
-:class:`Agent` ties the one-job modules together. Each :meth:`Agent.tick`
-samples the mounts that are due (:mod:`monitor`), evaluates their
-triggers (:mod:`triggers`), drives one request state machine per volume
-and says how long to sleep; :meth:`Agent.run` sleeps in ``select()`` on
-the kernel uevent socket (:mod:`uevents`) and a wake-up pipe, so a
-capacity change or a signal cuts the sleep short.
+Each :meth:`Agent.tick`:
 
-Per-volume state machine (persisted by :mod:`state`; protocol states in
-``vsm:req:`` / ``vsm:resp:`` are those of :mod:`vsm_agent.protocol`)::
+1. re-discovers mounts and disks when due or after a capacity uevent
+   (:mod:`discovery`; unknown disk serials are looked up through
+   :mod:`channel`);
+2. samples the mounts that are due and evaluates their triggers
+   (:meth:`monitor.MountView.observe`, :mod:`triggers`), sampling more
+   often near a threshold;
+3. runs one step of each volume's request lifecycle (:mod:`lifecycle`:
+   answers, grows via :mod:`growth`, requests sized by :mod:`sizing`);
+4. updates the alerts and, when something changed, the status file
+   (:mod:`status`, :mod:`alerts`) and saves the state (:mod:`state`);
+5. says how long to sleep until the next thing is due.
 
-             trigger fires, size planned
-    idle ───────────────────────────────► requested ──(resp pending)─► pending
-     ▲                                       │  │                          │
-     │ verified / cooldown over / lifted     │  └─(resp granted)─► granted ◄┘
-     │                                       │                      │
-    acknowledged ◄──(disk grew: grow, write st=grown)──── extended ◄─┘
-                                             │
-     denied ◄──(resp denied)─────────────────┘   failed ◄──(resp failed)
+:meth:`Agent.run` sleeps in ``select()`` on the kernel uevent socket
+(:mod:`uevents`) and a wake-up pipe, so a capacity change or a signal
+cuts the sleep short; one failing tick is logged and the loop goes on.
+SIGHUP (:meth:`Agent.request_reload`) re-reads the configuration files.
 
-* One request in flight per volume: a trigger that fires while a request
-  is in flight asks for nothing more.
-* **No Nova writes while idle.** Writes happen only to send a new request,
-  to re-assert it when a metadata read shows the key missing or
-  different (Nova can lose updates), and to acknowledge a grow.
-* Metadata reads happen only while a request is in flight (every
-  ``answer_poll_s``), for a denied/failed volume (every ``denied_poll_s``,
-  to see the answer change) and at start-up: an idle VM reads nothing.
-* The disk growing is what triggers a grow, not the answer: Nova's
-  metadata cache lags the extend by up to 15 s, the uevent does not. Any
-  capacity increase of a mapped disk is grown (also one an operator made
-  by hand); the acknowledgement is written only for a request in flight.
-* A denial stops the agent from asking for that volume, across restarts,
-  until the answer changes (the response is removed or replaced, or its
-  ``after`` time passes). It raises an alert (:mod:`alerts`); ``pending``
-  does not.
-* API or metadata service down: reads and writes retry with backoff,
-  monitoring goes on, the status says so.
+:meth:`Agent.check` is one dry-run pass through the same evaluation and
+sizing as the loop: what would be asked, and why.
 
 Usage::
 
-    agent = service.Agent(conf)          # conf with every option registered
+    conf = cfg.ConfigOpts(); opts.register_opts(conf); conf([...])
+    agent = service.Agent(conf)
     agent.run()                          # until agent.request_stop()
     agent.check()                        # one dry-run pass: what and why
 """
 
+import copy
 import dataclasses
 import logging
 import os
@@ -66,14 +52,15 @@ import typing
 
 from oslo_config import cfg
 
-from vsm_agent import alerts as alerts_mod
-from vsm_agent import channel as channel_mod
+from vsm_agent import alerts
+from vsm_agent import channel
 from vsm_agent import discovery
-from vsm_agent import grow as grow_mod
+from vsm_agent import grow
+from vsm_agent import growth
+from vsm_agent import lifecycle
 from vsm_agent import monitor
-from vsm_agent import protocol
-from vsm_agent import sizing
-from vsm_agent import state as state_mod
+from vsm_agent import state
+from vsm_agent import status
 from vsm_agent import triggers
 from vsm_agent import uevents
 
@@ -119,67 +106,38 @@ agent_opts = [
 ]
 
 
-def register_opts(conf):
-    conf.register_opts(agent_opts, group=GROUP)
-
-
 def list_opts():
     return [(GROUP, agent_opts)]
-
-
-def register_all_opts(conf):
-    """Register every option of the agent on ``conf``."""
-    register_opts(conf)
-    discovery.register_opts(conf)
-    triggers.register_opts(conf)
-    sizing.register_opts(conf)
-    channel_mod.register_opts(conf)
-    alerts_mod.register_opts(conf)
-
-
-IN_FLIGHT = (state_mod.REQUESTED, state_mod.PENDING, state_mod.GRANTED,
-             state_mod.EXTENDED)
-
-
-@dataclasses.dataclass
-class MountView:
-    """What the daemon knows about one mount between ticks."""
-
-    mount: discovery.Mount
-    thresholds: triggers.Thresholds
-    fill: monitor.FillRate
-    sample: typing.Optional[monitor.Sample] = None
-    verdict: typing.Optional[triggers.Verdict] = None
-    time_to_full_s: typing.Optional[float] = None
-    next_sample_at: float = 0.0
-    error: typing.Optional[str] = None
 
 
 class Agent:
     """The guest agent; see the module docstring."""
 
-    def __init__(self, conf, channel=None, runner: grow_mod.Runner = None,
+    def __init__(self, conf, nova=None, runner: grow.Runner = None,
                  clock=time.time, listener=None, use_uevents=True,
                  grower=None):
+        """``conf`` has every option registered (:func:`opts.register_opts`).
+
+        ``nova`` replaces the channel built from ``[nova]``, ``grower`` and
+        ``runner`` the grow pipeline and its command runner, ``listener``
+        the uevent socket (False: none): stand-ins for tests.
+        """
         self.conf = conf
-        self._injected_channel = channel
-        self.runner = runner or grow_mod.run_command
-        self.grower = grower or grow_mod.grow
+        self._nova = nova
         self.clock = clock
         self.listener = (listener if listener is not None else
                          (uevents.UeventListener.open() if use_uevents
                           else None))
-        self.views: typing.Dict[str, MountView] = {}
+        self.views: typing.Dict[str, monitor.MountView] = {}
         self.tracker = triggers.BreachTracker()
-        self.read_backoff = channel_mod.Backoff()
-        self.write_backoff = channel_mod.Backoff()
-        self.channel_status = {'read': 'not used yet', 'write':
-                               'not used yet'}
+        self.store = state.StateStore(conf[GROUP].state_dir)
+        self.link = channel.RetryingChannel(nova, clock)
+        self.grower = growth.Grower(grower or grow.grow,
+                                    runner or grow.run_command)
+        self.lifecycle = lifecycle.Lifecycle(self.store, self.link,
+                                             self.grower)
         self._next_rescan = 0.0
         self._next_resolve = 0.0
-        self._next_read: typing.Dict[str, float] = {}
-        self._next_grow: typing.Dict[str, float] = {}
-        self._meta_seeded = False
         self._published = None
         self._published_at = 0.0
         self._stop = False
@@ -189,7 +147,6 @@ class Agent:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self.configure()
-        self.store = state_mod.StateStore(self.opts.state_dir)
 
     # ------------------------------------------------------- configuration --
 
@@ -200,10 +157,11 @@ class Agent:
         self.selector = discovery.MountSelector.from_conf(self.conf)
         self.classes = triggers.UsageClasses.from_conf(self.conf)
         self.near_margin = self.conf[triggers.GROUP].near_margin_pct
-        self.sizing = sizing.SizingPolicy.from_conf(self.conf)
-        self.alerts = alerts_mod.Alerts.from_conf(self.conf)
-        self.channel = (self._injected_channel or
-                        channel_mod.NovaChannel.from_conf(self.conf))
+        self.alerts = alerts.Alerts.from_conf(self.conf)
+        self.link.channel = (self._nova or
+                             channel.NovaChannel.from_conf(self.conf))
+        self.grower.configure(self.conf)
+        self.lifecycle.configure(self.conf)
         for view in self.views.values():
             view.thresholds = self.classes.thresholds_for(
                 view.mount.mountpoint)
@@ -254,8 +212,9 @@ class Agent:
         for m in mounts:
             view = self.views.get(m.mountpoint)
             if view is None:
-                view = MountView(m, self.classes.thresholds_for(m.mountpoint),
-                                 monitor.FillRate(self.opts.fill_window_s))
+                view = monitor.MountView(
+                    m, self.classes.thresholds_for(m.mountpoint),
+                    monitor.FillRate(self.opts.fill_window_s))
             view.mount = m
             fresh[m.mountpoint] = view
             if m.volume_id and m.expandable:
@@ -269,28 +228,11 @@ class Agent:
 
     def _resolve(self, serials: typing.Set[str]) -> bool:
         """Learn full volume ids for serials; True if any was learned."""
-        candidates = set()
-        try:
-            self.channel.fetch_document()
-            candidates |= self.channel.device_volume_ids()
-            candidates |= set(protocol.read_metadata(
-                self.channel.document.get('meta') or {}))
-        except channel_mod.ChannelError as exc:
-            LOG.info('Cannot read the metadata service to map disks: %s', exc)
-        if any(discovery.match_volume_id(s, candidates) is None
-               for s in serials) and self.channel.can_write:
-            try:
-                candidates |= self.channel.attached_volume_ids()
-            except channel_mod.ChannelError as exc:
-                LOG.info('Cannot list volume attachments: %s', exc)
-        learned = False
-        for serial in serials:
-            volume_id = discovery.match_volume_id(serial, candidates)
-            if volume_id:
-                LOG.info('Disk serial %s is volume %s', serial, volume_id)
-                self.store.volume_ids[serial.lower()] = volume_id
-                learned = True
-        return learned
+        learned = self.link.volume_ids_of(serials)
+        for serial, volume_id in sorted(learned.items()):
+            LOG.info('Disk serial %s is volume %s', serial, volume_id)
+            self.store.volume_ids[serial.lower()] = volume_id
+        return bool(learned)
 
     # ------------------------------------------------------------- the tick --
 
@@ -304,22 +246,19 @@ class Agent:
             self._capacity_event = False
             self.rescan(now)
             self._refresh_disk_sizes()
-        if not self._meta_seeded:
-            self._seed_from_metadata(now)
+        if not self.lifecycle.seeded:
+            self.lifecycle.seed(self.views, self.known_volume_ids(), now)
         for view in self.views.values():
             if now >= view.next_sample_at:
-                self._sample(view, now)
-        self._drive_volumes(now)
+                self.sample(view, now)
+        self.lifecycle.step(self.views, now, self._restart_monitoring)
+        self.alerts.update(status.alert_lines(self.views, self.store))
         self.store.save()
         self._publish(now)
         due = [v.next_sample_at for v in self.views.values()]
         due.append(self._next_rescan)
-        due += [t for t in self._next_read.values()]
-        due += [t for t in self._next_grow.values()]
-        if any(vs.unwritten for vs in self.store.volumes.values()):
-            due.append(self.write_backoff.not_before)
-        return max(0.0, min(due) - self.clock()) if due else \
-            self.opts.interval_s
+        due += self.lifecycle.next_due()
+        return max(0.0, min(due) - self.clock())
 
     def _refresh_disk_sizes(self) -> None:
         for view in self.views.values():
@@ -327,284 +266,17 @@ class Agent:
                 view.mount.disk_bytes = discovery.disk_size_bytes(
                     self.roots, view.mount.disk)
 
-    def _sample(self, view: MountView, now: float) -> None:
+    def sample(self, view: monitor.MountView, now: float) -> None:
+        """Sample and evaluate one mount; schedule its next sample."""
         try:
-            s = monitor.sample(view.mount.mountpoint, now)
+            view.observe(now, self.tracker, self.near_margin)
         except OSError as exc:
             view.error = 'statvfs failed: %s' % exc
             view.next_sample_at = now + self.opts.interval_s
             return
-        view.error = None
-        view.sample = s
-        view.fill.add(s)
-        view.time_to_full_s = view.fill.time_to_full_s(s)
-        view.verdict = self.tracker.evaluate(
-            view.mount.mountpoint, view.thresholds, s, view.time_to_full_s,
-            self.near_margin)
         view.next_sample_at = now + triggers.next_interval(
-            view.thresholds, s, view.verdict, self.opts.interval_s,
+            view.thresholds, view.sample, view.verdict, self.opts.interval_s,
             self.opts.min_interval_s, self.near_margin, view.time_to_full_s)
-
-    def _views_of(self, volume_id: str) -> typing.List[MountView]:
-        return [v for v in self.views.values()
-                if v.mount.volume_id == volume_id and v.mount.expandable]
-
-    def _drive_volumes(self, now: float) -> None:
-        volumes = sorted({v.mount.volume_id for v in self.views.values()
-                          if v.mount.volume_id and v.mount.expandable})
-        self._poll_metadata(now, volumes)
-        for volume_id in volumes:
-            vs = self.store.volume(volume_id)
-            views = self._views_of(volume_id)
-            if vs.phase in IN_FLIGHT:
-                # Cheap sysfs reads: catch the resize even without uevents.
-                for view in views:
-                    view.mount.disk_bytes = discovery.disk_size_bytes(
-                        self.roots, view.mount.disk)
-            self._maybe_grow(vs, views, now)
-            if vs.phase == state_mod.IDLE:
-                self._maybe_request(vs, views, now)
-            elif vs.phase == state_mod.DENIED:
-                if vs.retry_after and now >= vs.retry_after:
-                    LOG.info('Volume %s: denial expired (after=%d); may ask '
-                             'again', volume_id, vs.retry_after)
-                    self._set_phase(vs, state_mod.IDLE, now)
-            elif vs.phase == state_mod.FAILED:
-                if now - vs.last_change >= self.opts.failed_retry_s:
-                    self._set_phase(vs, state_mod.IDLE, now)
-            if vs.unwritten and vs.request and self.write_backoff.ready(now):
-                self._write(vs, now)
-        self.alerts.update(self._alert_messages())
-
-    # -------------------------------------------------------------- asking --
-
-    def _maybe_request(self, vs, views, now) -> None:
-        firing = [v for v in views if v.verdict and v.verdict.fire]
-        if not firing:
-            return
-        view = firing[0]
-        decision = self.plan_size(vs, view, now)
-        if decision.requested_gb is None:
-            if vs.last_error != decision.explain:
-                LOG.warning('Volume %s (%s) needs space but %s',
-                            vs.volume_id, view.mount.mountpoint,
-                            decision.explain)
-                vs.last_error = decision.explain
-            return
-        current_gb = view.mount.disk_bytes // GIB
-        vs.seq += 1
-        request = protocol.ExpansionRequest(
-            volume_id=vs.volume_id, request_id=protocol.new_request_id(),
-            seq=vs.seq, state=protocol.RequestState.REQUESTED,
-            current_gb=current_gb, requested_gb=decision.requested_gb,
-            timestamp=int(now), reason=view.verdict.reason)
-        LOG.info('Volume %s (%s, %.1f%% used): asking for %d GiB, request '
-                 '%s seq %d, because %s; size: %s', vs.volume_id,
-                 view.mount.mountpoint, view.sample.used_pct,
-                 decision.requested_gb, request.request_id, request.seq,
-                 view.verdict.reason, decision.explain)
-        vs.request = request.encode()
-        vs.response = None
-        vs.denied_request_id = None
-        vs.retry_after = None
-        vs.grow_attempts = 0
-        vs.last_error = None
-        self._set_phase(vs, state_mod.REQUESTED, now)
-        self._next_read[vs.volume_id] = now + self.opts.answer_poll_s
-        self.store.save()  # seq must be durable before it is on the wire
-        self._write(vs, now)
-
-    def plan_size(self, vs, view, now) -> sizing.SizeDecision:
-        recent = sizing.recent_grow_count(vs.grow_timestamps, now,
-                                          self.sizing.adaptive_window_s)
-        used_pct = view.thresholds.used_pct
-        return self.sizing.plan_step(
-            current_gb=view.mount.disk_bytes // GIB,
-            used_bytes=view.sample.used_bytes if view.sample else 0,
-            used_pct_threshold=used_pct, recent_grows=recent,
-            fill_rate_bps=view.fill.bytes_per_s)
-
-    def _write(self, vs, now) -> bool:
-        request = self._request_of(vs)
-        if self.opts.dry_run:
-            LOG.info('dry run: would write %s = %s', request.key, vs.request)
-            vs.unwritten = False
-            return True
-        try:
-            self.channel.write(request.key, vs.request)
-        except channel_mod.ChannelError as exc:
-            vs.unwritten = True
-            delay = self.write_backoff.failed(self.clock())
-            self.channel_status['write'] = ('failing: %s (retry in %.0f s)'
-                                            % (exc, delay))
-            LOG.warning('Volume %s: writing request %s failed: %s; retrying '
-                        'in %.0f s', vs.volume_id, request.request_id, exc,
-                        delay)
-            return False
-        vs.unwritten = False
-        self.write_backoff.succeeded()
-        self.channel_status['write'] = 'ok'
-        LOG.info('Volume %s: wrote %s = %s', vs.volume_id, request.key,
-                 vs.request)
-        return True
-
-    @staticmethod
-    def _request_of(vs) -> protocol.ExpansionRequest:
-        return protocol.parse_request(protocol.request_key(vs.volume_id),
-                                      vs.request)
-
-    def _set_phase(self, vs, phase, now) -> None:
-        if vs.phase != phase:
-            LOG.info('Volume %s: %s -> %s', vs.volume_id, vs.phase, phase)
-            vs.phase = phase
-            vs.last_change = now
-
-    # ------------------------------------------------------------- answers --
-
-    def _read_metadata(self, now):
-        """The server's metadata, or None while reads back off or fail."""
-        if not self.read_backoff.ready(now):
-            return None
-        try:
-            meta = self.channel.read_metadata()
-        except channel_mod.ChannelError as exc:
-            self._read_failed(exc)
-            return None
-        self._read_ok()
-        return meta
-
-    def _seed_from_metadata(self, now) -> None:
-        """At start-up: adopt seq and answers Nova holds that we lack."""
-        meta = self._read_metadata(now)
-        if meta is None:
-            return
-        self._meta_seeded = True
-        for volume_id, entry in protocol.read_metadata(meta).items():
-            if not volume_id or volume_id not in self.known_volume_ids():
-                continue
-            vs = self.store.volume(volume_id)
-            seen = max([e.seq for e in (entry.request, entry.response) if e]
-                       or [0])
-            if seen > vs.seq:
-                # The state file was lost: never reuse a sequence number.
-                LOG.info('Volume %s: adopting seq %d from metadata',
-                         volume_id, seen)
-                vs.seq = seen
-                if entry.request and not vs.request:
-                    vs.request = entry.request.encode()
-                    if entry.response and entry.response.answers(
-                            entry.request):
-                        self._apply_response(vs, entry.response, now)
-                    elif entry.request.state is \
-                            protocol.RequestState.REQUESTED:
-                        self._set_phase(vs, state_mod.REQUESTED, now)
-
-    def _needs_read(self, vs) -> bool:
-        return vs.request is not None and vs.phase in IN_FLIGHT + (
-            state_mod.DENIED, state_mod.FAILED, state_mod.ACKNOWLEDGED)
-
-    def _poll_metadata(self, now, volumes) -> None:
-        due = []
-        for volume_id in volumes:
-            vs = self.store.volume(volume_id)
-            if not self._needs_read(vs):
-                self._next_read.pop(volume_id, None)
-                continue
-            at = self._next_read.setdefault(volume_id, now)
-            if now >= at:
-                due.append(vs)
-        if not due:
-            return
-        meta = self._read_metadata(now)
-        if meta is None:
-            return
-        view = protocol.read_metadata(meta)
-        for vs in due:
-            self._apply_metadata(vs, meta, view.get(vs.volume_id), now)
-            slow = vs.phase in (state_mod.DENIED, state_mod.FAILED)
-            self._next_read[vs.volume_id] = now + (
-                self.opts.denied_poll_s if slow else self.opts.answer_poll_s)
-
-    def _read_ok(self) -> None:
-        self.read_backoff.succeeded()
-        self.channel_status['read'] = 'ok (%s)' % (
-            self.channel.last_read_source or 'metadata')
-
-    def _read_failed(self, exc) -> None:
-        delay = self.read_backoff.failed(self.clock())
-        self.channel_status['read'] = 'failing: %s (retry in %.0f s)' % (
-            exc, delay)
-        LOG.warning('Reading metadata failed: %s; retrying in %.0f s', exc,
-                    delay)
-
-    def _apply_metadata(self, vs, meta, entry, now) -> None:
-        request = self._request_of(vs)
-        response = entry.response if entry else None
-        if entry and entry.errors:
-            LOG.warning('Volume %s: ignoring malformed metadata: %s',
-                        vs.volume_id, '; '.join(
-                            str(e) for e in entry.errors.values()))
-        answers = response is not None and response.answers(request)
-        on_wire = meta.get(request.key)
-        if vs.phase in (state_mod.DENIED, state_mod.FAILED):
-            if not answers:
-                LOG.info('Volume %s: the %s answer was lifted; may ask '
-                         'again', vs.volume_id, vs.phase)
-                vs.denied_request_id = None
-                vs.retry_after = None
-                self._set_phase(vs, state_mod.IDLE, now)
-            elif response.state.value != vs.phase:
-                self._apply_response(vs, response, now)
-            return
-        if vs.phase == state_mod.ACKNOWLEDGED:
-            if answers:
-                # Keep the latest answer for the status (extended, usually
-                # seen after the grow: the disk changes before the cache).
-                vs.response = response.encode()
-            if on_wire != vs.request:
-                self._reassert(vs, on_wire, now)
-            else:
-                self._set_phase(vs, state_mod.IDLE, now)
-            return
-        if answers:
-            self._apply_response(vs, response, now)
-        if vs.phase in IN_FLIGHT and on_wire != vs.request:
-            self._reassert(vs, on_wire, now)
-
-    def _reassert(self, vs, on_wire, now) -> None:
-        LOG.info('Volume %s: request key %s in metadata; re-asserting',
-                 vs.volume_id, 'missing' if on_wire is None else 'changed')
-        self._write(vs, now)
-
-    def _apply_response(self, vs, response, now) -> None:
-        vs.response = response.encode()
-        state = response.state
-        if state is protocol.ResponseState.PENDING:
-            self._set_phase(vs, state_mod.PENDING, now)
-        elif state is protocol.ResponseState.GRANTED:
-            self._set_phase(vs, state_mod.GRANTED, now)
-        elif state is protocol.ResponseState.EXTENDED:
-            if vs.phase != state_mod.ACKNOWLEDGED:
-                self._set_phase(vs, state_mod.EXTENDED, now)
-                self._rescan_scsi(vs)
-        elif state is protocol.ResponseState.DENIED:
-            vs.denied_request_id = response.request_id
-            vs.retry_after = response.retry_after
-            self._set_phase(vs, state_mod.DENIED, now)
-        elif state is protocol.ResponseState.FAILED:
-            self._set_phase(vs, state_mod.FAILED, now)
-
-    def _rescan_scsi(self, vs) -> None:
-        # virtio-scsi disks only see a capacity change after a rescan.
-        for view in self._views_of(vs.volume_id):
-            if view.mount.disk and view.mount.disk.startswith('sd'):
-                path = os.path.join(self.roots.sys, 'class', 'block',
-                                    view.mount.disk, 'device', 'rescan')
-                try:
-                    with open(path, 'w') as f:
-                        f.write('1')
-                except OSError as exc:
-                    LOG.debug('SCSI rescan of %s failed: %s', path, exc)
 
     # -------------------------------------------------------------- growing --
 
@@ -614,211 +286,60 @@ class Agent:
                  or 'a disk')
         self._capacity_event = True
 
-    def _maybe_grow(self, vs, views, now) -> None:
-        if not views or self.opts.dry_run:
-            return
-        disk_bytes = max(v.mount.disk_bytes for v in views)
-        if disk_bytes <= vs.disk_bytes:
-            return
-        if now < self._next_grow.get(vs.volume_id, 0.0):
-            return
-        results = [self.grower(v.mount, runner=self.runner) for v in views]
-        failed = [r for r in results if not r.ok]
-        if not failed and not any(r.changed for r in results):
-            failed = results[:1]
-            failed[0].failed_step = 'verify'
-            failed[0].error = 'the filesystem did not grow'
-        if failed:
-            vs.grow_attempts += 1
-            vs.last_error = 'grow %s' % failed[0].summary()
-            delay = min(600.0, self.opts.grow_retry_s
-                        * 2 ** (vs.grow_attempts - 1))
-            self._next_grow[vs.volume_id] = now + delay
-            LOG.warning('Volume %s: grow attempt %d failed (%s); retry in '
-                        '%.0f s', vs.volume_id, vs.grow_attempts,
-                        failed[0].summary(), delay)
-            if (vs.grow_attempts == self.opts.grow_max_attempts
-                    and vs.phase in IN_FLIGHT):
-                self._acknowledge(vs, protocol.RequestState.FAILED,
-                                  disk_bytes, now)
-            return
-        self._next_grow.pop(vs.volume_id, None)
-        vs.disk_bytes = disk_bytes
-        vs.grow_attempts = 0
-        vs.last_error = None
-        vs.grow_timestamps = [t for t in vs.grow_timestamps
-                              if now - t <= self.sizing.adaptive_window_s]
-        vs.grow_timestamps.append(now)
-        for view, result in zip(views, results):
-            LOG.info('Volume %s: %s %s', vs.volume_id, view.mount.mountpoint,
-                     result.summary())
-            view.fill.reset()
-            self.tracker.reset(view.mount.mountpoint)
-            view.next_sample_at = now
-            self._sample(view, now)
-        if vs.phase in IN_FLIGHT:
-            self._acknowledge(vs, protocol.RequestState.GROWN, disk_bytes,
-                              now)
+    def _restart_monitoring(self, view, now) -> None:
+        """A grown mount: forget its fill rate and breaches, sample now."""
+        view.fill.reset()
+        self.tracker.reset(view.mount.mountpoint)
+        view.next_sample_at = now
+        self.sample(view, now)
 
-    def _acknowledge(self, vs, state, disk_bytes, now) -> None:
-        request = self._request_of(vs)
-        ack = request.replace(
-            state=state, current_gb=disk_bytes // GIB, timestamp=int(now),
-            reason=(protocol.Reason.GROWN
-                    if state is protocol.RequestState.GROWN
-                    else protocol.Reason.GROW_FAILED))
-        vs.request = ack.encode()
-        if state is protocol.RequestState.GROWN:
-            self._set_phase(vs, state_mod.ACKNOWLEDGED, now)
-        self._next_read[vs.volume_id] = now + self.opts.answer_poll_s
-        self.store.save()
-        self._write(vs, now)
-
-    # -------------------------------------------------------- status/alerts --
-
-    def _alert_messages(self) -> typing.Dict[str, str]:
-        messages = {}
-        for volume_id, vs in self.store.volumes.items():
-            views = self._views_of(volume_id)
-            where = ', '.join(v.mount.mountpoint for v in views) or volume_id
-            response = self._response_of(vs)
-            if vs.phase == state_mod.DENIED and response:
-                messages[volume_id] = (
-                    '%s: more space was DENIED (%s); the agent stops asking '
-                    'until the answer changes. Free space or contact your '
-                    'cloud administrator.' % (where, response.reason))
-            elif vs.phase == state_mod.FAILED and response:
-                messages[volume_id] = ('%s: the cloud could not extend the '
-                                       'volume (%s)' % (where,
-                                                        response.reason))
-            elif vs.grow_attempts and vs.last_error:
-                messages[volume_id] = '%s: %s' % (where, vs.last_error)
-            elif vs.last_error and any(v.verdict and v.verdict.fire
-                                       for v in views):
-                messages[volume_id] = '%s: needs space but %s' % (
-                    where, vs.last_error)
-        return messages
-
-    @staticmethod
-    def _response_of(vs) -> typing.Optional[protocol.ExpansionResponse]:
-        if not vs.response:
-            return None
-        try:
-            return protocol.parse_response(
-                protocol.response_key(vs.volume_id), vs.response)
-        except protocol.ProtocolError:
-            return None
+    # --------------------------------------------------------------- status --
 
     def status(self, now: typing.Optional[float] = None) -> dict:
         """The status snapshot (what ``vsm-agent status`` shows)."""
         now = self.clock() if now is None else now
-        mounts = []
-        for mp, view in sorted(self.views.items()):
-            m, s = view.mount, view.sample
-            entry = {
-                'mountpoint': mp, 'fstype': m.fstype,
-                'stack': m.describe_stack(), 'volume_id': m.volume_id,
-                'expandable': m.expandable,
-                'not_expandable_why': m.not_expandable_why,
-                'usage_class': view.thresholds.usage_class,
-                'size_bytes': s.size_bytes if s else None,
-                'avail_bytes': s.avail_bytes if s else None,
-                'used_pct': round(s.used_pct, 1) if s else None,
-                'inode_used_pct': (round(s.inode_used_pct, 1)
-                                   if s and s.inode_used_pct is not None
-                                   else None),
-                'disk_gb': round(m.disk_bytes / GIB, 2),
-                'trigger': (view.verdict.describe() if view.verdict
-                            else view.error or 'not sampled'),
-                'time_to_full_s': (int(view.time_to_full_s)
-                                   if view.time_to_full_s else None),
-                'phase': None, 'request': None, 'answer': None,
-                'message': None,
-            }
-            if m.volume_id and m.expandable:
-                vs = self.store.volume(m.volume_id)
-                entry['phase'] = vs.phase
-                entry['request'] = vs.request
-                entry['answer'] = vs.response
-                entry['message'] = vs.last_error
-                if vs.unwritten:
-                    entry['message'] = 'request not yet written to Nova'
-            mounts.append(entry)
-        return {'updated': int(now), 'pid': os.getpid(),
-                'dry_run': self.opts.dry_run,
-                'server_id': getattr(self.channel, '_server_id', None),
-                'channel': dict(self.channel_status), 'mounts': mounts}
+        return status.snapshot(self.views, self.store, self.link.health,
+                               getattr(self.link.channel, '_server_id', None),
+                               self.opts.dry_run, now)
 
     def _publish(self, now) -> None:
         # Building and writing the snapshot costs more than a tick: do it
-        # when something a reader cares about changed (state, trigger,
-        # whole-percent usage, channel health), else every 30 s.
-        fingerprint = (tuple(
-            (mp, v.verdict.state if v.verdict else None,
-             int(v.sample.used_pct) if v.sample else None,
-             self.store.volume(v.mount.volume_id).phase
-             if v.mount.volume_id and v.mount.expandable else None)
-            for mp, v in self.views.items()),
-            tuple(self.channel_status.items()))
-        if (fingerprint == self._published
-                and now - self._published_at < 30):
+        # when something a reader cares about changed, else every 30 s.
+        mark = status.fingerprint(self.views, self.store, self.link.health)
+        if mark == self._published and now - self._published_at < 30:
             return
-        self._published, self._published_at = fingerprint, now
+        self._published, self._published_at = mark, now
         self.alerts.write_status(self.status(now))
 
     # ----------------------------------------------------------- dry run --
 
     def check(self, now: typing.Optional[float] = None) -> typing.List[dict]:
-        """One pass without side effects: what would be asked, and why."""
+        """One pass without side effects: what would be asked, and why.
+
+        Each mount is evaluated by :meth:`monitor.MountView.observe` and
+        sized by :meth:`lifecycle.Lifecycle.plan_size` -- the loop's own
+        decision -- on a copy of its view with a fresh breach count:
+        nothing the loop relies on changes, nothing is written or grown.
+        """
         now = self.clock() if now is None else now
         self.rescan(now)
+        tracker = triggers.BreachTracker()
         report = []
         for mp, view in sorted(self.views.items()):
-            m = view.mount
-            item = {'mountpoint': mp, 'stack': m.describe_stack(),
-                    'volume_id': m.volume_id, 'expandable': m.expandable,
-                    'why': m.not_expandable_why,
-                    'usage_class': view.thresholds.usage_class,
-                    'would_request_gb': None, 'explain': []}
+            probe = dataclasses.replace(view, fill=copy.deepcopy(view.fill))
             try:
-                s = monitor.sample(mp, now)
+                verdict = probe.observe(now, tracker, self.near_margin)
             except OSError as exc:
-                item['explain'].append('cannot sample: %s' % exc)
-                report.append(item)
+                report.append(status.check_entry(probe, error=str(exc)))
                 continue
-            view.sample = s
-            item['used_pct'] = round(s.used_pct, 1)
-            item['size_bytes'] = s.size_bytes
-            breach, codes, emergency = triggers.breached_conditions(
-                view.thresholds, s)
-            t = view.thresholds
-            item['explain'].append(
-                'used %.1f%% (threshold %g%%, emergency %g%%), %d MiB '
-                'available, inodes %s' % (
-                    s.used_pct, t.used_pct, t.emergency_used_pct,
-                    s.avail_bytes // (1024 * 1024),
-                    '%.1f%% used' % s.inode_used_pct
-                    if s.inode_used_pct is not None else 'unlimited'))
-            if not (breach or emergency):
-                item['explain'].append('no trigger breached: nothing to ask')
-            else:
-                item['explain'].append('breached: %s%s' % (
-                    ', '.join(codes) or '-', ' (EMERGENCY: no wait)'
-                    if emergency else ' (fires after %d consecutive '
-                    'samples)' % t.sustained_samples))
-                if not m.expandable:
-                    item['explain'].append('cannot ask: %s' % (
-                        m.not_expandable_why or 'no volume'))
-                else:
-                    vs = self.store.volume(m.volume_id)
-                    if vs.phase != state_mod.IDLE:
-                        item['explain'].append(
-                            'would not ask: volume is %s' % vs.phase)
-                    else:
-                        decision = self.plan_size(vs, view, now)
-                        item['would_request_gb'] = decision.requested_gb
-                        item['explain'].append('size: %s' % decision.explain)
-            report.append(item)
+            phase = decision = None
+            if (verdict.state in ('breach', 'firing')
+                    and probe.mount.expandable):
+                vs = self.store.volume(probe.mount.volume_id)
+                phase = vs.phase
+                if phase == lifecycle.IDLE:
+                    decision = self.lifecycle.plan_size(vs, probe, now)
+            report.append(status.check_entry(probe, phase, decision))
         return report
 
     # --------------------------------------------------------------- loop --

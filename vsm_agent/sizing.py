@@ -79,10 +79,6 @@ sizing_opts = [
 ]
 
 
-def register_opts(conf):
-    conf.register_opts(sizing_opts, group=GROUP)
-
-
 def list_opts():
     return [(GROUP, sizing_opts)]
 

@@ -10,10 +10,11 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Persisted per-volume state: what survives a restart of the agent.
+"""The state file: what survives a restart of the agent.
 
 One JSON file (``[agent] state_dir``/state.json, default
-``/var/lib/vsm-agent``) holds, per volume id, a :class:`VolumeState`:
+``/var/lib/vsm-agent``) holds, per volume id, a
+:class:`vsm_agent.lifecycle.VolumeState`:
 the last sequence number (``seq`` must keep growing across restarts, or
 the service would take a new request for a stale one), the request in
 flight (encoded exactly as written to Nova, so it can be re-asserted),
@@ -26,70 +27,27 @@ something changed, so a crash leaves either the old or the new state,
 never half of one. A corrupt file is moved aside (``state.json.corrupt``)
 and the agent starts fresh, logging it; the service's ``seq`` check then
 rejects nothing it should accept, because a fresh agent starts from the
-``seq`` it finds in the metadata (see service.py).
+``seq`` it finds in the metadata (see :meth:`lifecycle.Lifecycle.seed`).
 
 Use it like this::
 
     store = state.StateStore('/var/lib/vsm-agent')
     vol = store.volume('6f1c...')     # created on first use
-    vol.phase = 'requested'; store.save()
+    vol.phase = lifecycle.REQUESTED; store.save()
 """
 
-import dataclasses
 import json
 import logging
 import os
 import tempfile
 import typing
 
+from vsm_agent import lifecycle
+
 LOG = logging.getLogger(__name__)
 
 STATE_FILE = 'state.json'
 FORMAT_VERSION = 1
-
-#: Phases of the per-volume request state machine (see service.py).
-IDLE = 'idle'
-REQUESTED = 'requested'
-PENDING = 'pending'
-GRANTED = 'granted'
-EXTENDED = 'extended'
-DENIED = 'denied'
-FAILED = 'failed'
-ACKNOWLEDGED = 'acknowledged'
-PHASES = (IDLE, REQUESTED, PENDING, GRANTED, EXTENDED, DENIED, FAILED,
-          ACKNOWLEDGED)
-
-
-@dataclasses.dataclass
-class VolumeState:
-    volume_id: str
-    phase: str = IDLE
-    seq: int = 0
-    #: encoded vsm:req: value of the current/last request
-    request: typing.Optional[str] = None
-    #: encoded vsm:resp: value last seen for that request
-    response: typing.Optional[str] = None
-    #: True until the request value has been accepted by Nova
-    unwritten: bool = False
-    denied_request_id: typing.Optional[str] = None
-    retry_after: typing.Optional[int] = None
-    grow_timestamps: typing.List[float] = dataclasses.field(
-        default_factory=list)
-    grow_attempts: int = 0
-    last_error: typing.Optional[str] = None
-    last_change: float = 0.0
-    disk_bytes: int = 0
-
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> 'VolumeState':
-        names = {f.name for f in dataclasses.fields(cls)}
-        state = cls(**{k: v for k, v in data.items() if k in names})
-        if state.phase not in PHASES:
-            state.phase = IDLE
-        return state
 
 
 class StateStore:
@@ -98,7 +56,7 @@ class StateStore:
     def __init__(self, state_dir: str):
         self.state_dir = state_dir
         self.path = os.path.join(state_dir, STATE_FILE)
-        self.volumes: typing.Dict[str, VolumeState] = {}
+        self.volumes: typing.Dict[str, lifecycle.VolumeState] = {}
         #: serial prefix -> full volume id learned from Nova
         self.volume_ids: typing.Dict[str, str] = {}
         self._saved: typing.Optional[str] = None
@@ -116,7 +74,7 @@ class StateStore:
             return
         try:
             data = json.loads(text)
-            volumes = {vid: VolumeState.from_json(v)
+            volumes = {vid: lifecycle.VolumeState.from_json(v)
                        for vid, v in data.get('volumes', {}).items()}
             ids = dict(data.get('volume_ids', {}))
         except (ValueError, TypeError, AttributeError) as exc:
@@ -132,9 +90,9 @@ class StateStore:
         self._saved = self._serialize()
         self._saved_fingerprint = self._fingerprint()
 
-    def volume(self, volume_id: str) -> VolumeState:
+    def volume(self, volume_id: str) -> lifecycle.VolumeState:
         if volume_id not in self.volumes:
-            self.volumes[volume_id] = VolumeState(volume_id)
+            self.volumes[volume_id] = lifecycle.VolumeState(volume_id)
         return self.volumes[volume_id]
 
     def _serialize(self) -> str:

@@ -102,10 +102,6 @@ class_opts = [
 ]
 
 
-def register_opts(conf):
-    conf.register_opts(threshold_opts + class_opts, group=GROUP)
-
-
 def list_opts():
     return [(GROUP, threshold_opts + class_opts)]
 

@@ -29,31 +29,16 @@ adds a syslog handler. ``[DEFAULT] debug`` logs at DEBUG.
 """
 
 import json
-import logging
-import logging.handlers
 import signal
 import sys
-import time
 
 from oslo_config import cfg
 
 from vsm_agent import alerts
+from vsm_agent import logs
+from vsm_agent import opts
 from vsm_agent import service
-
-LOG = logging.getLogger('vsm_agent')
-
-#: The daemon rewrites its status at least every 30 s.
-STALE_STATUS_S = 120
-
-logging_opts = [
-    cfg.BoolOpt('debug', default=False, help='Log at DEBUG level.'),
-    cfg.BoolOpt('use_syslog', default=False,
-                help='Also log to syslog (/dev/log).'),
-]
-
-
-def list_opts():
-    return [('DEFAULT', logging_opts)]
+from vsm_agent import status
 
 
 def _add_parsers(subparsers):
@@ -68,114 +53,11 @@ def _add_parsers(subparsers):
 
 def make_conf(argv=None) -> cfg.ConfigOpts:
     conf = cfg.ConfigOpts()
-    conf.register_opts(logging_opts)
-    service.register_all_opts(conf)
+    opts.register_opts(conf)
     conf.register_cli_opt(cfg.SubCommandOpt(
         'command', title='commands', handler=_add_parsers))
     conf(argv if argv is not None else sys.argv[1:], project='vsm-agent')
     return conf
-
-
-def setup_logging(conf) -> None:
-    root = logging.getLogger()
-    root.handlers[:] = []
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(
-        '%(asctime)s %(levelname)s %(name)s: %(message)s'))
-    root.addHandler(handler)
-    if conf.use_syslog:
-        try:
-            syslog = logging.handlers.SysLogHandler(address='/dev/log')
-            syslog.setFormatter(logging.Formatter(
-                'vsm-agent: %(levelname)s %(message)s'))
-            root.addHandler(syslog)
-        except OSError as exc:
-            LOG.warning('syslog unavailable: %s', exc)
-    root.setLevel(logging.DEBUG if conf.debug else logging.INFO)
-
-
-def _gib(n):
-    return '-' if n is None else '%.1fG' % (n / 1024 ** 3)
-
-
-def _fields(value):
-    if not value:
-        return {}
-    return dict(part.partition('=')[::2] for part in value.split(';'))
-
-
-def _request_text(value):
-    f = _fields(value)
-    if not f:
-        return '-'
-    return '%s %sG seq %s (%s)' % (f.get('st'), f.get('want'),
-                                   f.get('seq'), f.get('why'))
-
-
-def _answer_text(value):
-    f = _fields(value)
-    if not f:
-        return '-'
-    text = '%s %sG (%s)' % (f.get('st'), f.get('size'), f.get('why'))
-    return text + (' after %s' % f['after'] if 'after' in f else '')
-
-
-def format_status_table(status: dict) -> str:
-    rows = [('MOUNT', 'SIZE', 'USED%', 'TRIGGER', 'STATE', 'LAST REQUEST',
-             'LAST ANSWER')]
-    notes = []
-    for m in status.get('mounts', []):
-        if m.get('phase') == 'pending':
-            state = 'pending approval'
-        elif m.get('expandable'):
-            state = m.get('phase') or '-'
-        else:
-            state = 'not expandable'
-        rows.append((m['mountpoint'], _gib(m.get('size_bytes')),
-                     '-' if m.get('used_pct') is None
-                     else '%.1f' % m['used_pct'],
-                     m.get('trigger') or '-', state,
-                     _request_text(m.get('request')),
-                     _answer_text(m.get('answer'))))
-        if m.get('not_expandable_why'):
-            notes.append('%s: %s' % (m['mountpoint'],
-                                     m['not_expandable_why']))
-        elif m.get('message'):
-            notes.append('%s: %s' % (m['mountpoint'], m['message']))
-        if m.get('volume_id'):
-            notes.append('%s: %s, volume %s' % (m['mountpoint'], m['stack'],
-                                                m['volume_id']))
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    lines = ['  '.join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()
-             for r in rows]
-    channel = status.get('channel') or {}
-    lines.append('')
-    lines.append('Nova: reads %s; writes %s%s' % (
-        channel.get('read', '-'), channel.get('write', '-'),
-        '  [DRY RUN]' if status.get('dry_run') else ''))
-    if status.get('note'):
-        lines.append(status['note'])
-    age = time.time() - status.get('updated', time.time())
-    if age > STALE_STATUS_S:
-        lines.append('The status is %d s old: is the daemon running? '
-                     '(systemctl status vsm-agent)' % age)
-    lines += notes
-    return '\n'.join(lines)
-
-
-def format_check(report) -> str:
-    lines = []
-    for item in report:
-        head = '%s  (%s)' % (item['mountpoint'], item['stack'])
-        if item.get('would_request_gb'):
-            head += '  -> would ask for %d GiB' % item['would_request_gb']
-        lines.append(head)
-        if not item['expandable']:
-            lines.append('    not expandable: %s' % (item['why'] or
-                                                     'no volume'))
-        for text in item['explain']:
-            lines.append('    ' + text)
-    return '\n'.join(lines) or 'no block-backed mounts found'
 
 
 def cmd_run(conf) -> int:
@@ -189,21 +71,21 @@ def cmd_run(conf) -> int:
 
 def cmd_status(conf) -> int:
     path = conf.alerts.status_file
-    status = alerts.read_status(path)
-    if status is None:
+    snapshot = alerts.read_status(path)
+    if snapshot is None:
         agent = service.Agent(conf, use_uevents=False)
         # A read-only view: no Nova lookups, no writes.
         agent._next_resolve = float('inf')
         agent.rescan(agent.clock())
         for view in agent.views.values():
-            agent._sample(view, agent.clock())
-        status = agent.status()
-        status['note'] = ('The daemon is not running (no %s): live view '
-                          'from this process.' % path)
+            agent.sample(view, agent.clock())
+        snapshot = agent.status()
+        snapshot['note'] = ('The daemon is not running (no %s): live '
+                            'view from this process.' % path)
     if conf.command.format == 'json':
-        print(json.dumps(status, indent=1, sort_keys=True))
+        print(json.dumps(snapshot, indent=1, sort_keys=True))
     else:
-        print(format_status_table(status))
+        print(status.format_table(snapshot))
     return 0
 
 
@@ -214,13 +96,13 @@ def cmd_check(conf) -> int:
     if conf.command.format == 'json':
         print(json.dumps(report, indent=1, sort_keys=True))
     else:
-        print(format_check(report))
+        print(status.format_check(report))
     return 0
 
 
 def main(argv=None) -> int:
     conf = make_conf(argv)
-    setup_logging(conf)
+    logs.setup(conf)
     handler = {'run': cmd_run, 'status': cmd_status,
                'check': cmd_check}[conf.command.name]
     return handler(conf)

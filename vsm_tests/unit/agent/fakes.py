@@ -11,7 +11,8 @@
 # under the License.
 
 """Fakes for the agent's unit tests: a fixture /proc /sys /dev tree, a
-fake Nova channel and an agent configuration.
+fake Nova channel, a fake grow pipeline, an agent configuration, and
+:class:`AgentTestCase`, an agent on all of them with a fake clock.
 
 :class:`FakeSystem` builds the files discovery reads, the way the kernel
 lays them out (``/sys/class/block/<name>`` is a symlink into
@@ -23,13 +24,20 @@ import os
 
 import fixtures
 from oslo_config import cfg
+import testtools
 
-from vsm_agent import channel as channel_mod
+from vsm_agent import channel
 from vsm_agent import discovery
+from vsm_agent import grow
 from vsm_agent import monitor
+from vsm_agent import opts
+from vsm_agent import protocol
 from vsm_agent import service
 
 GIB = 1024 ** 3
+VOL = '6f1c2a4e-0b8d-4c1e-9a57-3d2f00c1ab42'
+REQ_KEY = 'vsm:req:' + VOL
+RESP_KEY = 'vsm:resp:' + VOL
 
 
 def _write(path, text):
@@ -161,7 +169,7 @@ class FakeChannel:
 
     def fetch_document(self):
         if self.fail_reads:
-            raise channel_mod.ChannelError(self.fail_reads)
+            raise channel.ChannelError(self.fail_reads)
         self.document = {'uuid': self._server_id, 'meta': self.metadata,
                          'devices': [{'type': 'disk', 'serial': d}
                                      for d in sorted(self.devices)]}
@@ -170,7 +178,7 @@ class FakeChannel:
     def read_metadata(self):
         self.reads += 1
         if self.fail_reads:
-            raise channel_mod.ChannelError(self.fail_reads)
+            raise channel.ChannelError(self.fail_reads)
         return dict(self.metadata)
 
     def device_volume_ids(self):
@@ -181,7 +189,7 @@ class FakeChannel:
 
     def write(self, key, value):
         if self.fail_writes:
-            raise channel_mod.ChannelError(self.fail_writes)
+            raise channel.ChannelError(self.fail_writes)
         self.writes.append((key, value))
         self.metadata[key] = value
 
@@ -213,7 +221,7 @@ def make_conf(tmpdir, system=None, **overrides):
     ``overrides`` are ``group__option=value``.
     """
     conf = cfg.ConfigOpts()
-    service.register_all_opts(conf)
+    opts.register_opts(conf)
     conf([], project='vsm-agent-test', default_config_files=[])
     conf.set_override('state_dir', os.path.join(tmpdir, 'state'), 'agent')
     conf.set_override('status_file', os.path.join(tmpdir, 'run',
@@ -229,3 +237,71 @@ def make_conf(tmpdir, system=None, **overrides):
         group, _, opt = name.partition('__')
         conf.set_override(opt, value, group)
     return conf
+
+
+class FakeGrower:
+    def __init__(self):
+        self.calls = []
+        self.fail = 0
+
+    def __call__(self, mount, runner=None):
+        self.calls.append(mount.mountpoint)
+        if self.fail:
+            self.fail -= 1
+            return grow.GrowResult(False, False, 1, 1,
+                                   failed_step='filesystem',
+                                   error='exit 1: resize2fs: boom')
+        return grow.GrowResult(True, True, 10 * GIB, 12 * GIB)
+
+
+class AgentTestCase(testtools.TestCase):
+    """An agent on a fake system, channel, grow pipeline and clock: /srv
+    on volume VOL (vdb1) and / on an image disk (vda1)."""
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = self.useFixture(fixtures.TempDir()).path
+        self.system = self.useFixture(FakeSystem())
+        self.system.add_disk('vdb', 10 * GIB, serial=VOL[:20])
+        self.system.mount('/srv', 'ext4', self.system.add_partition('vdb', 1),
+                          '/dev/vdb1')
+        self.system.add_disk('vda', 20 * GIB)
+        self.system.mount('/', 'ext4', self.system.add_partition('vda', 1),
+                          '/dev/vda1')
+        self.usage = FakeUsage()
+        self.usage.set('/srv', 10 * GIB, 50)
+        self.usage.set('/', 20 * GIB, 90)
+        self.useFixture(fixtures.MockPatch('vsm_agent.monitor.sample',
+                                           new=self.usage))
+        self.channel = FakeChannel()
+        self.channel.devices.add(VOL)
+        self.grower = FakeGrower()
+        self.now = 1764097200.0
+        self.conf = make_conf(self.tmp, self.system, sizing__policy='fixed',
+                              sizing__fixed_gb=2)
+        self.agent = self.new_agent()
+
+    def new_agent(self):
+        return service.Agent(self.conf, nova=self.channel,
+                             clock=lambda: self.now, listener=False,
+                             use_uevents=False, grower=self.grower)
+
+    def run_for(self, seconds, step=0.5, agent=None):
+        agent = agent or self.agent
+        end = self.now + seconds
+        while self.now < end:
+            agent.tick(self.now)
+            self.now += step
+
+    def request(self):
+        return protocol.parse_request(REQ_KEY, self.channel.metadata[REQ_KEY])
+
+    def answer(self, st, size=12, **kw):
+        req = self.request()
+        self.channel.metadata[RESP_KEY] = protocol.ExpansionResponse(
+            volume_id=VOL, request_id=req.request_id, seq=req.seq,
+            state=st, size_gb=size, timestamp=int(self.now),
+            reason=kw.pop('reason', 'ok'), **kw).encode()
+
+    def vs(self, agent=None):
+        return (agent or self.agent).store.volume(VOL)

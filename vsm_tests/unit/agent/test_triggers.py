@@ -10,18 +10,17 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Every trigger and increment policy as a decision table."""
+"""Every trigger as a decision table: breaches, hysteresis, intervals,
+usage classes."""
 
 import fixtures
 import testtools
 
 from vsm_agent import monitor
-from vsm_agent import sizing
 from vsm_agent import triggers
 from vsm_tests.unit.agent import fakes
 
 GIB = 1024 ** 3
-MIB = 1024 ** 2
 
 
 def usage(used_pct, size=100 * GIB, inodes=1000, inode_pct=1.0, ts=0.0):
@@ -169,121 +168,3 @@ class TestUsageClasses(testtools.TestCase):
         tmp = self.useFixture(fixtures.TempDir()).path
         conf = fakes.make_conf(tmp, triggers__usage_classes=['nopattern'])
         self.assertRaises(ValueError, triggers.UsageClasses.from_conf, conf)
-
-
-class TestSizingDecisionTable(testtools.TestCase):
-
-    # (name, policy kwargs, plan_step kwargs, requested_gb)
-    TABLE = [
-        ('fixed', dict(policy='fixed', fixed_gb=5), dict(current_gb=10), 15),
-        ('percent small clamps to min',
-         dict(policy='percent', percent=10, min_step_gb=2),
-         dict(current_gb=10), 12),
-        ('percent rounds up', dict(policy='percent', percent=15),
-         dict(current_gb=10), 12),
-        ('percent clamps to max',
-         dict(policy='percent', percent=50, max_step_gb=20),
-         dict(current_gb=100), 120),
-        ('adaptive first', dict(policy='adaptive', adaptive_base_gb=2),
-         dict(current_gb=10, recent_grows=0), 12),
-        ('adaptive fills often',
-         dict(policy='adaptive', adaptive_base_gb=2, adaptive_factor=2),
-         dict(current_gb=10, recent_grows=3), 26),
-        ('adaptive capped at max step',
-         dict(policy='adaptive', adaptive_base_gb=2, max_step_gb=10),
-         dict(current_gb=10, recent_grows=10), 20),
-        ('forecast', dict(policy='forecast', forecast_horizon_s=3600),
-         dict(current_gb=10, fill_rate_bps=GIB / 600.0), 16),
-        ('forecast idle uses min step',
-         dict(policy='forecast', min_step_gb=3),
-         dict(current_gb=10, fill_rate_bps=0), 13),
-        ('never beyond max size', dict(policy='fixed', fixed_gb=50,
-                                       max_size_gb=40),
-         dict(current_gb=30), 40),
-        ('at max size: nothing', dict(policy='fixed', max_size_gb=30),
-         dict(current_gb=30), None),
-        ('raised to leave breach',
-         dict(policy='fixed', fixed_gb=1),
-         dict(current_gb=10, used_bytes=9 * GIB, used_pct_threshold=80), 12),
-        ('zero size disk', dict(policy='percent', percent=10),
-         dict(current_gb=0), 1),
-    ]
-
-    def test_table(self):
-        for name, kw, args, expected in self.TABLE:
-            decision = sizing.SizingPolicy(**kw).plan_step(**args)
-            self.assertEqual(expected, decision.requested_gb,
-                             '%s: %s' % (name, decision.explain))
-            if expected is not None:
-                self.assertGreater(decision.step_gb, 0, name)
-                self.assertIsInstance(decision.requested_gb, int, name)
-
-    def test_always_positive_whole_and_capped(self):
-        for pol in ('fixed', 'percent', 'adaptive', 'forecast'):
-            p = sizing.SizingPolicy(policy=pol, max_size_gb=64)
-            for current in (0, 1, 7, 63):
-                for grows in (0, 1, 5, 40):
-                    d = p.plan_step(current_gb=current, recent_grows=grows,
-                                    fill_rate_bps=grows * 1e7,
-                                    used_bytes=current * GIB,
-                                    used_pct_threshold=80)
-                    self.assertGreater(d.requested_gb, current)
-                    self.assertLessEqual(d.requested_gb, 64)
-
-    def test_recent_grow_count(self):
-        self.assertEqual(2, sizing.recent_grow_count([10, 90, 95], 100, 50))
-
-
-class TestFillRate(testtools.TestCase):
-
-    def test_linear_fill(self):
-        rate = monitor.FillRate(window_s=100)
-        for t in range(10):
-            rate.add(usage(0, ts=t) .__class__(
-                timestamp=float(t), size_bytes=1000, used_bytes=100 + 10 * t,
-                avail_bytes=900 - 10 * t, inodes=0, inodes_free=0))
-        self.assertAlmostEqual(10.0, rate.bytes_per_s)
-        last = monitor.Sample(9.0, 1000, 190, 810, 0, 0)
-        self.assertAlmostEqual(81.0, rate.time_to_full_s(last))
-
-    def test_not_filling(self):
-        rate = monitor.FillRate()
-        s = monitor.Sample(0.0, 1000, 100, 900, 0, 0)
-        self.assertIsNone(rate.time_to_full_s(s))
-        rate.add(s)
-        rate.add(monitor.Sample(1.0, 1000, 50, 950, 0, 0))
-        self.assertIsNone(rate.time_to_full_s(s))
-
-    def test_window_slides(self):
-        rate = monitor.FillRate(window_s=10)
-        for t in range(100):
-            rate.add(monitor.Sample(float(t), 1000, t, 1000 - t, 0, 0))
-        self.assertLessEqual(len(rate._samples), 12)
-
-    def test_sample_uses_statvfs(self):
-        s = monitor.sample('/', 1.0)
-        self.assertGreater(s.size_bytes, 0)
-        self.assertTrue(0 <= s.used_pct <= 100)
-
-
-class TestFillRateDiscontinuities(testtools.TestCase):
-
-    def test_size_change_starts_a_new_window(self):
-        rate = monitor.FillRate()
-        # Unmounted (the parent filesystem, size 0), then mounted again:
-        # not a burst of writing.
-        for t in range(10):
-            rate.add(monitor.Sample(float(t), 0, 0, 0, 0, 0))
-        for t in range(10, 13):
-            rate.add(monitor.Sample(float(t), GIB, GIB // 2, GIB // 2, 0, 0))
-        self.assertEqual(0.0, rate.bytes_per_s)
-
-    def test_needs_enough_samples_and_span(self):
-        rate = monitor.FillRate()
-        rate.add(monitor.Sample(0.0, GIB, 0, GIB, 0, 0))
-        rate.add(monitor.Sample(1.0, GIB, GIB // 2, GIB // 2, 0, 0))
-        self.assertEqual(0.0, rate.bytes_per_s)
-        rate.add(monitor.Sample(2.0, GIB, GIB // 2, GIB // 2, 0, 0))
-        self.assertEqual(0.0, rate.bytes_per_s)
-        rate.add(monitor.Sample(6.0, GIB, GIB // 2, GIB // 2, 0, 0))
-        self.assertGreater(rate.bytes_per_s, 0)
