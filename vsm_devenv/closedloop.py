@@ -90,6 +90,7 @@ from vsm_devenv.guest import disks as disks_mod
 from vsm_devenv.guest import harness
 from vsm_devenv.localcloud import info as info_mod
 from vsm_devenv.localcloud import layout as layout_mod
+from vsm_devenv.wait import wait_for
 
 LOG = logging.getLogger(__name__)
 GiB = 1 << 30
@@ -120,23 +121,6 @@ def _free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout, what, interval=0.25):
-    """Poll ``predicate`` until it returns a truthy value; return it.
-
-    :raises TimeoutError: naming ``what``.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(
-                'timed out after %.0fs waiting for %s' % (timeout, what)
-            )
-        time.sleep(interval)
 
 
 # ------------------------------------------------------------ the cloud --

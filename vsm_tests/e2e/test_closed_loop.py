@@ -34,6 +34,7 @@ import time
 
 from vsm_agent import protocol
 from vsm_devenv import closedloop
+from vsm_devenv.wait import wait_for
 from vsm_tests.e2e import base
 
 GiB = closedloop.GiB
@@ -144,7 +145,7 @@ class ClosedLoopTest(base.LoopTestCase):
             ]
             return rows if rows and rows[0]['state'] == 'grown' else None
 
-        rows = closedloop.wait_for(
+        rows = wait_for(
             recorded, 60, 'the grown state in the authz DB'
         )
         self.assertEqual(after_gb, rows[0]['final_size_gb'])

@@ -24,6 +24,7 @@
 import json
 
 from vsm_devenv import closedloop
+from vsm_devenv.wait import wait_for
 from vsm_tests.e2e import base
 
 GiB = closedloop.GiB
@@ -83,7 +84,7 @@ class HypervisorLinkTest(base.LoopTestCase):
         )
         self.assertIsNotNone(ev)
         self.assertEqual((size + 1) * GiB, loop.guest.disk_size_bytes(dev))
-        closedloop.wait_for(
+        wait_for(
             lambda: loop.cloud.volume(spec.volume_id)['status'] == 'in-use',
             30,
             'volume back in-use',
@@ -111,7 +112,7 @@ class HypervisorLinkTest(base.LoopTestCase):
             )
             return out['meta'].get('vsm-e2e-admin') == 'hello'
 
-        closedloop.wait_for(
+        wait_for(
             seen, 30, 'the metadata change in the guest', interval=1
         )
 

@@ -36,10 +36,12 @@ import sys
 import time
 import uuid
 
+from keystoneauth1 import exceptions as ksa_exc
 import testtools
 
 from vsm_agent import protocol
 from vsm_devenv.localcloud import fixture as localcloud_fixture
+from vsm_devenv.wait import wait_for
 
 ROOT = os.environ.get('VSM_LOCALCLOUD_ROOT', '/var/tmp/vsm-localcloud')
 INFO_FILE = os.path.join(ROOT, 'etc', 'localcloud.json')
@@ -55,22 +57,8 @@ def load_info():
         return None
 
 
-def wait_for(predicate, timeout=60.0, interval=0.5, what='condition'):
-    """Poll ``predicate``; a connection error of the (busy, shared) cloud
-    counts as "not yet"."""
-    from keystoneauth1 import exceptions as ksa_exc
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = predicate()
-        except (ksa_exc.ConnectionError, ksa_exc.http.HttpServerError):
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError('timed out after %.0fs waiting for %s'
-                                 % (timeout, what))
-        time.sleep(interval)
+#: Errors of the (busy, shared) cloud that a wait counts as "not yet".
+TRANSIENT = (ksa_exc.ConnectionError, ksa_exc.http.HttpServerError)
 
 
 class Cloud:
@@ -169,8 +157,9 @@ class GuestVM:
             if response is not None and response.answers(request) and \
                     response.state.value in states:
                 return response
-        return wait_for(answered, timeout, what='%s on %s' % (
-            '|'.join(states), request.volume_id))
+        return wait_for(answered, timeout, '%s on %s' % (
+            '|'.join(states), request.volume_id), interval=0.5,
+            ignore=TRANSIENT)
 
 
 def boot_guest(conn, info, name, size_gb=1, data_gb=1):
@@ -363,7 +352,8 @@ class ListenerTestCase(testtools.TestCase):
         workers = workers or self.workers
         wait_for(lambda: listener.proc.poll() is not None or
                  listener.log().count(' consuming ') >= workers,
-                 60, 0.2, 'the listener to consume')
+                 60, 'the listener to consume', interval=0.2,
+                 ignore=TRANSIENT)
         if listener.proc.poll() is not None:
             raise AssertionError('listener exited: %s'
                                  % listener.log()[-3000:])

@@ -16,6 +16,7 @@ VSM's state on MariaDB: the limit is never overshot."""
 import concurrent.futures
 
 from vsm_agent import protocol
+from vsm_devenv.wait import wait_for
 from vsm_tests.functional.authz import base
 
 SERVERS = 2
@@ -99,7 +100,8 @@ class TestNoOvershoot(base.ListenerTestCase):
                         # The guest re-asserts its lost key.
                         guest.write(request.key, request.encode())
             return final if len(final) == len(requests) else None
-        answers = base.wait_for(all_answered, 240, 2, 'all 20 answered')
+        answers = wait_for(all_answered, 240, 'all 20 answered',
+                           interval=2, ignore=base.TRANSIENT)
 
         granted = [v for v, a in answers.items()
                    if a.state is protocol.ResponseState.EXTENDED]

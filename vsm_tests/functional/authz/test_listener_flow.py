@@ -23,6 +23,7 @@ from oslo_config import cfg
 import oslo_messaging as messaging
 
 from vsm_agent import protocol
+from vsm_devenv.wait import wait_for
 from vsm_tests.functional.authz import base
 
 R = protocol.ResponseState
@@ -53,9 +54,9 @@ class TestGrantAndDeny(base.ListenerTestCase):
         guest.write_request(guest.volume.id, want=2, cur=2,
                             request_id=request.request_id,
                             state=protocol.RequestState.GROWN)
-        base.wait_for(lambda: self.db.get_request(
+        wait_for(lambda: self.db.get_request(
             guest.volume.id, request.request_id).state == 'grown',
-            30, what='grown')
+            30, 'grown', interval=0.5, ignore=base.TRANSIENT)
 
     def _metadata_service(self, guest):
         info = self.info['metadata']
@@ -74,8 +75,9 @@ class TestGrantAndDeny(base.ListenerTestCase):
             value = meta['meta'].get(protocol.response_key(guest.volume.id))
             if value and 'st=extended' in value:
                 return meta
-        return base.wait_for(fetch, info['cache_expiration'] + 30,
-                             what='metadata service')
+        return wait_for(fetch, info['cache_expiration'] + 30,
+                        'metadata service', interval=0.5,
+                        ignore=base.TRANSIENT)
 
     def test_over_keystone_limit_is_denied(self):
         guest = self.boot()
@@ -110,7 +112,8 @@ class TestGrantAndDeny(base.ListenerTestCase):
                 server_id=attacker.id, event='request.rejected')}
             return {(same_project.volume_id, 'not_attached'),
                     (other_project.volume_id, 'not_attached')} <= events
-        base.wait_for(audited, 60, what='rejections audited')
+        wait_for(audited, 60, 'rejections audited', interval=0.5,
+                 ignore=base.TRANSIENT)
         time.sleep(2)
         self.assertEqual(1, self.cinder_size(victim.volume.id))
         self.assertEqual(1, self.cinder_size(alt_guest.volume.id))
@@ -168,9 +171,10 @@ class TestCrashRecovery(base.ListenerTestCase):
         guest = self.boot()
         listener = self.start_listener()
         request = guest.write_request(guest.volume.id, want=2, cur=1)
-        state = base.wait_for(lambda: (self.db.get_request(
+        state = wait_for(lambda: (self.db.get_request(
             guest.volume.id, request.request_id) or _Nothing).state in
-            ('granted', 'extending') and 'in flight', 60, 0.02, 'grant')
+            ('granted', 'extending') and 'in flight', 60, 'grant',
+            interval=0.02, ignore=base.TRANSIENT)
         listener.kill()
         self.assertEqual('in flight', state)
         # Whatever the record's state, a restart (or a reconciliation)

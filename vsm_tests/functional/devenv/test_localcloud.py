@@ -24,6 +24,7 @@ import testtools
 
 from vsm_devenv.localcloud.fixture import LocalCloud
 from vsm_devenv import nova_driver
+from vsm_devenv.wait import wait_for
 from vsm_tests.unit.devenv.fake_qmp import FakeQMPServer
 
 GiB = 1024**3
@@ -66,15 +67,15 @@ class NotificationRecorder:
             conn.default_channel.queue_delete(self.pool)
 
     def wait_for(self, predicate, timeout=30):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """The payload of the next notification ``predicate`` accepts."""
+        def matching():
             try:
                 event_type, payload = self.events.get(timeout=0.5)
             except queue.Empty:
-                continue
-            if predicate(event_type, payload):
-                return payload
-        raise AssertionError(f'no matching notification within {timeout}s')
+                return None
+            return payload if predicate(event_type, payload) else None
+        return wait_for(matching, timeout, 'a matching notification',
+                        interval=0)
 
 
 class LocalCloudTestCase(testtools.TestCase):
