@@ -61,9 +61,6 @@ and restores the project's limit, even after a failed setup.
 
 import contextlib
 import dataclasses
-import hashlib
-import hmac
-import http.server
 import json
 import logging
 import os
@@ -71,15 +68,12 @@ import shlex
 import shutil
 import signal
 import socket
-import socketserver
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import typing
-import urllib.error
-import urllib.request
 import uuid
 
 import fixtures
@@ -90,6 +84,7 @@ from vsm_devenv.guest import disks as disks_mod
 from vsm_devenv.guest import harness
 from vsm_devenv.localcloud import info as info_mod
 from vsm_devenv.localcloud import layout as layout_mod
+from vsm_devenv.localcloud import metadata_proxy
 from vsm_devenv.wait import wait_for
 
 LOG = logging.getLogger(__name__)
@@ -98,6 +93,8 @@ MiB = 1 << 20
 
 #: Where the guest sees the host's Keystone and Nova API (QEMU guestfwd).
 GUEST_API_ADDR = '10.0.2.100'
+#: The guest's own address (eth0, QEMU user networking).
+GUEST_ADDR = '10.0.2.15'
 METADATA_ADDR = '169.254.169.254'
 NOVA_MICROVERSION = '2.67'
 CINDER_MICROVERSION = '3.42'
@@ -562,136 +559,6 @@ def prepare_cloud(log_path=None, say=None, root=None):
     localcloud('up', '--reuse', '--nova-driver', 'qmp')
     say('Local cloud up.')
     return state is None
-
-
-# --------------------------------------------------------- metadata proxy --
-
-
-class _ProxyHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = 'HTTP/1.0'
-
-    def do_GET(self):  # noqa: N802 (http.server naming)
-        proxy = self.server.proxy
-        req = urllib.request.Request(
-            proxy.metadata_url + self.path,
-            headers={
-                'X-Instance-ID': proxy.instance_id,
-                'X-Tenant-ID': proxy.project_id,
-                'X-Instance-ID-Signature': proxy.signature,
-                'X-Forwarded-For': proxy.guest_ip,
-            },
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                status, body, ctype = (
-                    resp.status,
-                    resp.read(),
-                    resp.headers.get('Content-Type', 'text/plain'),
-                )
-        except urllib.error.HTTPError as e:
-            status, body, ctype = e.code, e.read(), 'text/plain'
-        except OSError as e:
-            status, body, ctype = 502, str(e).encode(), 'text/plain'
-        proxy.requests += 1
-        self.send_response(status)
-        self.send_header('Content-Type', ctype)
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, fmt, *args):
-        LOG.debug('metadata proxy: ' + fmt, *args)
-
-
-class _ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-class SigningMetadataProxy(fixtures.Fixture):
-    """Neutron's metadata proxy for one instance: signs the instance headers.
-
-    Used only when :mod:`vsm_devenv.localcloud` offers no ``MetadataProxy``.
-    """
-
-    def __init__(
-        self,
-        metadata_url,
-        shared_secret,
-        instance_id,
-        project_id,
-        port=None,
-        guest_ip='10.0.2.15',
-    ):
-        super().__init__()
-        self.metadata_url = metadata_url.rstrip('/')
-        self.instance_id = instance_id
-        self.project_id = project_id
-        self.signature = hmac.new(
-            shared_secret.encode(), instance_id.encode(), hashlib.sha256
-        ).hexdigest()
-        self.port = port or _free_port()
-        self.guest_ip = guest_ip
-        self.requests = 0
-
-    def _setUp(self):
-        server = _ThreadingServer(('127.0.0.1', self.port), _ProxyHandler)
-        server.proxy = self
-        thread = threading.Thread(
-            target=server.serve_forever, name='metadata-proxy', daemon=True
-        )
-        thread.start()
-        self.addCleanup(server.server_close)
-        self.addCleanup(server.shutdown)
-
-    @property
-    def url(self):
-        return 'http://127.0.0.1:%d' % self.port
-
-
-class _StartStopFixture(fixtures.Fixture):
-    """Wraps an object with start()/stop() as a fixture."""
-
-    def __init__(self, obj):
-        super().__init__()
-        self.obj = obj
-
-    def _setUp(self):
-        self.obj.start()
-        self.addCleanup(self.obj.stop)
-
-    def __getattr__(self, name):
-        return getattr(self.obj, name)
-
-
-def metadata_proxy(cloud, instance_id, port):
-    """A fixture serving ``instance_id``'s metadata on ``port`` (signed).
-
-    The local cloud's
-    :class:`vsm_devenv.localcloud.metadata_proxy.MetadataProxy`
-    when it is there, else :class:`SigningMetadataProxy`.
-    """
-    meta = cloud.info['metadata']
-    try:
-        from vsm_devenv.localcloud import metadata_proxy as lc_proxy
-    except ImportError:
-        return SigningMetadataProxy(
-            meta['url'],
-            meta['shared_secret'],
-            instance_id,
-            cloud.project_id(),
-            port=port,
-        )
-    return _StartStopFixture(
-        lc_proxy.MetadataProxy(
-            instance_id,
-            cloud.project_id(),
-            meta['url'],
-            meta['shared_secret'],
-            port=port,
-            forwarded_for='10.0.2.15',
-        )
-    )
 
 
 # ------------------------------------------------------------ the guest --
@@ -1316,9 +1183,12 @@ class ClosedLoop(fixtures.Fixture):
         self.addCleanup(
             self._quietly, self.cloud.delete_app_credential, cred_id
         )
-        self.proxy = self.useFixture(
-            metadata_proxy(self.cloud, self.server_id, proxy_port)
-        )
+        meta = self.cloud.info['metadata']
+        self.proxy = metadata_proxy.MetadataProxy(
+            self.server_id, self.cloud.project_id(), meta['url'],
+            meta['shared_secret'], port=proxy_port, forwarded_for=GUEST_ADDR,
+        ).start()
+        self.addCleanup(self.proxy.stop)
         # 5. the project's limit
         if self.limit_gb is not None:
             old = self.cloud.set_project_limit(self.limit_gb)

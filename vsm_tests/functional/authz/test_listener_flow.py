@@ -13,8 +13,6 @@
 """vsm-authz-listener on the real local cloud (Nova, Cinder, Keystone,
 RabbitMQ): grants, denials, forgeries, duplicates, crash recovery."""
 
-import hashlib
-import hmac
 import json
 import time
 import urllib.request
@@ -23,6 +21,7 @@ from oslo_config import cfg
 import oslo_messaging as messaging
 
 from vsm_agent import protocol
+from vsm_devenv.localcloud import metadata_proxy
 from vsm_devenv.wait import wait_for
 from vsm_tests.functional.authz import base
 
@@ -60,16 +59,14 @@ class TestGrantAndDeny(base.ListenerTestCase):
 
     def _metadata_service(self, guest):
         info = self.info['metadata']
-        signature = hmac.new(info['shared_secret'].encode(),
-                             guest.id.encode(), hashlib.sha256).hexdigest()
+        headers = metadata_proxy.metadata_headers(
+            guest.id, self.project.id, info['shared_secret'],
+            forwarded_for='10.0.0.5')
 
         def fetch():
             req = urllib.request.Request(
                 info['url'] + '/openstack/latest/meta_data.json',
-                headers={'X-Instance-ID': guest.id,
-                         'X-Tenant-ID': self.project.id,
-                         'X-Instance-ID-Signature': signature,
-                         'X-Forwarded-For': '10.0.0.5'})
+                headers=headers)
             with urllib.request.urlopen(req, timeout=10) as resp:
                 meta = json.load(resp)
             value = meta['meta'].get(protocol.response_key(guest.volume.id))
