@@ -611,26 +611,6 @@ def _write(path, text):
     return path
 
 
-_DB_SYNC = """
-import sys
-from oslo_config import cfg
-from vsm_authz.db import api, migration
-api.register_opts(cfg.CONF)
-cfg.CONF(['--config-file', sys.argv[1]], project='vsm')
-api.configure(cfg.CONF)
-migration.upgrade()
-"""
-
-
-def _module_exists(name):
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ImportError:
-        return False
-
-
 class AuthzListener(fixtures.Fixture):
     """``vsm-authz-listener`` as a subprocess on the local cloud.
 
@@ -700,19 +680,10 @@ class AuthzListener(fixtures.Fixture):
     def _setUp(self):
         os.makedirs(self.workdir, exist_ok=True)
         _write(self.conf_path, self.config())
-        if _module_exists('vsm_authz.cmd.manage'):
-            argv = [
-                self.python,
-                '-m',
-                'vsm_authz.cmd.manage',
-                '--config-file',
-                self.conf_path,
-                'db',
-                'sync',
-            ]
-        else:  # vsm-manage not there yet: the same alembic upgrade, directly
-            argv = [self.python, '-c', _DB_SYNC, self.conf_path]
-        sync = subprocess.run(argv, capture_output=True, text=True)
+        sync = subprocess.run(
+            [self.python, '-m', 'vsm_authz.cmd.manage',
+             '--config-file', self.conf_path, 'db', 'sync'],
+            capture_output=True, text=True)
         if sync.returncode:
             raise ClosedLoopError(
                 'vsm-manage db sync failed: %s%s'
