@@ -122,10 +122,10 @@ def agent_log_events(text, volume_id, offset):
     return out
 
 
-def audit_events(listener, volume_id):
+def audit_events(loop, volume_id):
     """{(event, request_id): host wall time} from the listener's audit log."""
     out = {}
-    for row in listener.db_rows('audit_log'):
+    for row in loop.db_rows('audit_log'):
         if row.get('volume_id') != volume_id:
             continue
         at = row['at']
@@ -177,7 +177,7 @@ def bench_latency(loop, expansions):
     offset = guest_clock_offset(text, [u for _, u in rounds if u], rough)
     print('  guest clock offset: %+.3f s' % offset)
     log = agent_log_events(text, spec.volume_id, offset)
-    audit = audit_events(loop.listener, spec.volume_id)
+    audit = audit_events(loop, spec.volume_id)
     stages = {
         'notification + decision': [],
         'Cinder extend': [],

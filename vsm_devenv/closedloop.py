@@ -66,8 +66,8 @@ import logging
 import os
 import shlex
 import shutil
-import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -82,6 +82,7 @@ from vsm_agent import protocol
 from vsm_devenv.demo import timeline as timeline_mod
 from vsm_devenv.guest import disks as disks_mod
 from vsm_devenv.guest import harness
+from vsm_devenv import listener as listener_mod
 from vsm_devenv.localcloud import info as info_mod
 from vsm_devenv.localcloud import layout as layout_mod
 from vsm_devenv.localcloud import metadata_proxy
@@ -591,185 +592,13 @@ def guest_statvfs(guest, mountpoint):
     return (blocks - free) * bsize, blocks * bsize, avail * bsize
 
 
-# ---------------------------------------------------------- the listener --
-
-
-def _render_ini(sections):
-    """``{section: {option: value}}`` as the text of an INI file."""
-    lines = []
-    for section, opts in sections.items():
-        lines.append('[%s]' % section)
-        lines += ['%s = %s' % (k, v) for k, v in opts.items()]
-        lines.append('')
-    return '\n'.join(lines)
-
-
-def _write(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, 'w') as f:
-        f.write(text)
-    return path
-
-
-class AuthzListener(fixtures.Fixture):
-    """``vsm-authz-listener`` as a subprocess on the local cloud.
-
-    Writes ``vsm.conf`` (RabbitMQ, the ``vsm`` service user, oslo.limit
-    through the vsm endpoint, an SQLite database), runs ``vsm-manage db
-    sync`` and starts the listener; its log is ``<workdir>/listener.log``.
-    ``extra`` adds ``{section: {option: value}}`` to the config.
-    """
-
-    def __init__(self, cloud, workdir, extra=None, python=None):
-        super().__init__()
-        self.cloud = cloud
-        self.workdir = workdir
-        self.extra = extra or {}
-        self.python = python or sys.executable
-        self.conf_path = os.path.join(workdir, 'vsm.conf')
-        self.log_path = os.path.join(workdir, 'listener.log')
-        self.db_path = os.path.join(workdir, 'vsm.sqlite')
-        self.proc = None
-
-    def config(self):
-        info = self.cloud.info
-        auth = {
-            'auth_type': 'password',
-            'auth_url': info['auth_url'],
-            'username': 'vsm',
-            'password': info['password'],
-            'user_domain_name': 'Default',
-            'project_name': 'service',
-            'project_domain_name': 'Default',
-        }
-        region = {'region_name': info['region']}
-        sections = {
-            'DEFAULT': {
-                'transport_url': info['transport_url'],
-                'state_path': self.workdir,
-                'debug': 'true',
-                'log_file': self.log_path,
-            },
-            'database': {'connection': 'sqlite:///' + self.db_path},
-            'oslo_messaging_notifications': {'driver': 'messagingv2'},
-            'listener': {
-                'topics': info['notifications']['topic'],
-                'exchange': info['notifications']['exchange'],
-            },
-            'service_auth': auth,
-            'nova': dict(region),
-            'cinder': dict(region),
-            'oslo_limit': {
-                'auth_type': 'password',
-                'auth_url': info['auth_url'],
-                'username': 'vsm',
-                'password': info['password'],
-                'user_domain_name': 'Default',
-                'system_scope': 'all',
-                'endpoint_id': info['vsm']['endpoint_id'],
-            },
-            # the e2e tier changes limits between scenarios: no caching
-            'unified_limits': {'cache_seconds': '0'},
-            'expansion_policy': {'cooldown_seconds': '0'},
-            'reconcile': {'interval': '30', 'initial_delay': '5'},
-        }
-        for section, opts in self.extra.items():
-            sections.setdefault(section, {}).update(opts)
-        return _render_ini(sections)
-
-    def _setUp(self):
-        os.makedirs(self.workdir, exist_ok=True)
-        _write(self.conf_path, self.config())
-        sync = subprocess.run(
-            [self.python, '-m', 'vsm_authz.cmd.manage',
-             '--config-file', self.conf_path, 'db', 'sync'],
-            capture_output=True, text=True)
-        if sync.returncode:
-            raise ClosedLoopError(
-                'vsm-manage db sync failed: %s%s'
-                % (sync.stdout[-2000:], sync.stderr[-2000:])
-            )
-        out = open(os.path.join(self.workdir, 'listener.stdout'), 'ab')
-        self.addCleanup(out.close)
-        self.proc = subprocess.Popen(
-            [
-                self.python,
-                '-m',
-                'vsm_authz.cmd.listener',
-                '--config-file',
-                self.conf_path,
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.addCleanup(self.stop)
-        # ready when it logs that it consumes
-        wait_for(
-            lambda: (
-                self.proc.poll() is not None
-                or self._log_says('listening', 'started', 'consuming')
-            ),
-            60,
-            'the authz listener to start',
-            interval=0.5,
-        )
-        if self.proc.poll() is not None:
-            raise ClosedLoopError(
-                'vsm-authz-listener exited with %s: %s'
-                % (self.proc.returncode, self.tail())
-            )
-
-    def _log_says(self, *words):
-        text = self.tail(20000).lower()
-        return any(w in text for w in words)
-
-    def tail(self, n=3000):
-        chunks = []
-        for path in (
-            self.log_path,
-            os.path.join(self.workdir, 'listener.stdout'),
-        ):
-            try:
-                with open(path, errors='replace') as f:
-                    chunks.append(f.read()[-n:])
-            except OSError:
-                pass
-        return '\n'.join(chunks)
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
-    def db_rows(self, table):
-        """Rows of a table of the listener's SQLite database, as dicts."""
-        import sqlite3
-
-        con = sqlite3.connect(self.db_path, timeout=10)
-        try:
-            con.row_factory = sqlite3.Row
-            return [dict(r) for r in con.execute('SELECT * FROM %s' % table)]
-        finally:
-            con.close()
-
-    def db_tables(self):
-        import sqlite3
-
-        con = sqlite3.connect(self.db_path, timeout=10)
-        try:
-            return [
-                r[0]
-                for r in con.execute(
-                    "SELECT name FROM sqlite_master WHERE type='table'"
-                )
-            ]
-        finally:
-            con.close()
+#: vsm.conf options of the loop's listener, under ``listener_options``.
+LISTENER_OPTIONS = {
+    # the e2e tier changes limits between scenarios: no caching
+    'unified_limits': {'cache_seconds': '0'},
+    'expansion_policy': {'cooldown_seconds': '0'},
+    'reconcile': {'interval': '30', 'initial_delay': '5'},
+}
 
 
 # ------------------------------------------------------------ observer --
@@ -1185,18 +1014,39 @@ class ClosedLoop(fixtures.Fixture):
 
     # ---- the control plane --------------------------------------------------
     def start_listener(self, **extra):
-        """Start (or restart with other options) the authz listener."""
+        """Start (or restart with other options) the authz listener.
+
+        Its database is ``<workdir>/authz/vsm.sqlite`` (:meth:`db_rows`).
+        """
         if self.listener is not None:
             self.listener.stop()
-        options = {s: dict(o) for s, o in self.listener_options.items()}
-        for section, opts in extra.items():
-            options.setdefault(section, {}).update(opts)
-        self.listener = self.useFixture(
-            AuthzListener(
-                self.cloud, os.path.join(self.workdir, 'authz'), options
-            )
-        )
+        options = {s: dict(o) for s, o in LISTENER_OPTIONS.items()}
+        for source in (self.listener_options, extra):
+            for section, opts in source.items():
+                options.setdefault(section, {}).update(opts)
+        workdir = os.path.join(self.workdir, 'authz')
+        os.makedirs(workdir, exist_ok=True)
+        conf = os.path.join(workdir, 'vsm.conf')
+        with open(conf, 'w') as f:
+            f.write(listener_mod.config(
+                self.cloud.info, workdir, 'sqlite:///' + self._db_path(),
+                options))
+        self.listener = self.useFixture(listener_mod.AuthzListener(
+            conf, log_file=os.path.join(workdir, 'listener.log'),
+            db_sync=True))
         return self.listener
+
+    def _db_path(self):
+        return os.path.join(self.workdir, 'authz', 'vsm.sqlite')
+
+    def db_rows(self, table):
+        """Rows of a table of the listener's SQLite database, as dicts."""
+        con = sqlite3.connect(self._db_path(), timeout=10)
+        try:
+            con.row_factory = sqlite3.Row
+            return [dict(r) for r in con.execute('SELECT * FROM %s' % table)]
+        finally:
+            con.close()
 
     # ---- the agent ----------------------------------------------------------
     def agent_config(self, overrides=None):
@@ -1245,7 +1095,7 @@ class ClosedLoop(fixtures.Fixture):
         for source in (self.agent_options, overrides or {}):
             for section, opts in source.items():
                 sections.setdefault(section, {}).update(opts)
-        return _render_ini(sections)
+        return listener_mod.render_ini(sections)
 
     def start_agent(self, overrides=None, fresh_state=False, wait=True):
         """Write vsm-agent.conf into the guest and start ``vsm-agent run``.

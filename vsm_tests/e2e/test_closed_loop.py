@@ -140,7 +140,7 @@ class ClosedLoopTest(base.LoopTestCase):
         def recorded():
             rows = [
                 r
-                for r in loop.listener.db_rows('expansion_requests')
+                for r in loop.db_rows('expansion_requests')
                 if r['request_id'] == ack.request_id
             ]
             return rows if rows and rows[0]['state'] == 'grown' else None

@@ -30,9 +30,6 @@ gets:
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 
@@ -40,6 +37,7 @@ from keystoneauth1 import exceptions as ksa_exc
 import testtools
 
 from vsm_agent import protocol
+from vsm_devenv import listener
 from vsm_devenv.localcloud import fixture as localcloud_fixture
 from vsm_devenv.wait import wait_for
 
@@ -184,48 +182,6 @@ def boot_guest(conn, info, name, size_gb=1, data_gb=1):
     return GuestVM(conn, server, data)
 
 
-class Listener:
-    """``vsm-authz-listener`` as a subprocess."""
-
-    def __init__(self, config_file, workers=1, log_file=None):
-        self.config_file = config_file
-        self.workers = workers
-        self.log_file = log_file or config_file + '.log'
-        self.proc = None
-
-    def start(self):
-        log = open(self.log_file, 'ab')
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            filter(None, (REPO, os.environ.get('PYTHONPATH')))))
-        self.proc = subprocess.Popen(
-            [sys.executable, '-m', 'vsm_authz.cmd.listener',
-             '--config-file', self.config_file,
-             '--workers', str(self.workers)],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO,
-            start_new_session=True)
-        return self
-
-    def kill(self, signum=signal.SIGKILL):
-        """Kill the whole process group (supervisor and workers)."""
-        if self.proc and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signum)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
-    def stop(self):
-        self.kill(signal.SIGTERM)
-
-    def log(self):
-        with open(self.log_file, errors='replace') as f:
-            return f.read()
-
-
 class ListenerTestCase(testtools.TestCase):
     """One project, VSM config, listener subprocesses per test class."""
 
@@ -279,8 +235,8 @@ class ListenerTestCase(testtools.TestCase):
         return 'sqlite:///%s/vsm.sqlite' % self.tmp
 
     def extra_config(self):
-        """Subclasses add sections here (a string of INI text)."""
-        return ''
+        """Subclasses add options here: ``{section: {option: value}}``."""
+        return {}
 
     def write_config(self):
         info = self.info
@@ -290,16 +246,18 @@ class ListenerTestCase(testtools.TestCase):
         # steal our messages nor act on our servers, and we not on theirs.
         self.pool = 'vsm-flow-test-%s' % uuid.uuid4().hex[:8]
         self.addCleanup(self._delete_queue, self.pool)
-        text = CONFIG_TEMPLATE.format(
-            pool=self.pool, project_id=self.project.id,
-            transport_url=info['transport_url'], state_path=self.tmp,
-            connection=self.db_connection, auth_url=info['auth_url'],
-            password=info['password'], region=info['region'],
-            endpoint_id=info['vsm']['endpoint_id'],
-            resource=info['vsm']['limit_resource'],
-            exchange=info['notifications']['exchange'],
-            topic=info['notifications']['topic'])
-        text += self.extra_config()
+        options = {
+            'listener': {'pool': self.pool},
+            'pipeline': {'projects': self.project.id},
+            'unified_limits': {
+                'resource_name': info['vsm']['limit_resource']},
+            'reconcile': {'interval': '0'},
+            'oslo_messaging_notifications': {'topics': 'vsm_events'},
+            'extend': {'timeout': '60'},
+        }
+        for section, opts in self.extra_config().items():
+            options.setdefault(section, {}).update(opts)
+        text = listener.config(info, self.tmp, self.db_connection, options)
         path = os.path.join(self.tmp, 'vsm.conf')
         with open(path, 'w') as f:
             f.write(text)
@@ -342,22 +300,13 @@ class ListenerTestCase(testtools.TestCase):
     # ----------------------------------------------------------- fixtures --
 
     def start_listener(self, workers=None):
-        listener = Listener(self.conf_file, workers or self.workers,
-                            os.path.join(self.tmp, 'listener-%d.log'
-                                         % time.monotonic_ns())).start()
-        self.addCleanup(listener.stop)
-        self.addCleanup(self._attach_log, listener)
-        # Our pool's queue exists once the workers consume: a request
-        # written before that would be lost to us.
-        workers = workers or self.workers
-        wait_for(lambda: listener.proc.poll() is not None or
-                 listener.log().count(' consuming ') >= workers,
-                 60, 'the listener to consume', interval=0.2,
-                 ignore=TRANSIENT)
-        if listener.proc.poll() is not None:
-            raise AssertionError('listener exited: %s'
-                                 % listener.log()[-3000:])
-        return listener
+        runner = listener.AuthzListener(
+            self.conf_file, workers or self.workers,
+            os.path.join(self.tmp, 'listener-%d.log' % time.monotonic_ns()))
+        self.addCleanup(self._attach_log, runner)
+        # Ready once our pool's queue exists (every worker consumes): a
+        # request written before that would be lost to us.
+        return self.useFixture(runner)
 
     def _attach_log(self, listener):
         import testtools.content
@@ -390,59 +339,3 @@ class ListenerTestCase(testtools.TestCase):
 
     def cinder_size(self, volume_id):
         return self.cloud.admin.block_storage.get_volume(volume_id).size
-
-
-CONFIG_TEMPLATE = """\
-[DEFAULT]
-transport_url = {transport_url}
-state_path = {state_path}
-debug = true
-
-[database]
-connection = {connection}
-
-[service_auth]
-auth_type = password
-auth_url = {auth_url}
-username = vsm
-password = {password}
-project_name = service
-user_domain_name = Default
-project_domain_name = Default
-
-[nova]
-region_name = {region}
-
-[cinder]
-region_name = {region}
-
-[oslo_limit]
-auth_type = password
-auth_url = {auth_url}
-username = vsm
-password = {password}
-user_domain_name = Default
-system_scope = all
-endpoint_id = {endpoint_id}
-
-[unified_limits]
-resource_name = {resource}
-
-[listener]
-exchange = {exchange}
-topics = {topic}
-pool = {pool}
-
-[pipeline]
-projects = {project_id}
-
-[reconcile]
-interval = 0
-
-[oslo_messaging_notifications]
-driver = messagingv2
-topics = vsm_events
-
-[extend]
-timeout = 60
-"""

@@ -162,7 +162,7 @@ class TestCrashRecovery(base.ListenerTestCase):
     def extra_config(self):
         # The worker sleeps 5 s after sending the extend before it looks
         # at Cinder again: the kill lands while the record is in flight.
-        return '[extend]\npoll_interval = 5\n'
+        return {'extend': {'poll_interval': '5'}}
 
     def test_listener_killed_mid_extend_converges(self):
         guest = self.boot()
