@@ -40,6 +40,7 @@ import sys
 import time
 
 from vsm_devenv.demo import chart
+from vsm_devenv.demo import observer as observer_mod
 from vsm_devenv.demo import view as view_mod
 
 GiB = 1 << 30
@@ -105,9 +106,11 @@ class Demo:
 
     def run(self):
         loop = self.loop
-        self.observer = loop.observe(
-            on_sample=self.sample, on_event=self.view.event, interval=1.0
-        )
+        self.observer = observer_mod.Observer(
+            loop, on_sample=self.sample, on_event=self.view.event,
+            interval=1.0)
+        self.observer.start()
+        loop.addCleanup(self.observer.stop)
         time.sleep(3)
         self.note('An application in the VM starts writing to /data (1 GiB).')
         seq = 0
@@ -271,27 +274,19 @@ def main(argv=None):
         _say()
         _say(text)
     finally:
-        if timeline is not None or loop.guest is not None:
+        if timeline is not None:
             try:
-                tl = timeline or (getattr(loop, '_observer', None) and None)
-                if tl is not None:
-                    tl.save(os.path.join(a.out, 'timeline.json'))
-                    svg = chart.write_svg(
-                        tl,
-                        os.path.join(a.out, 'expansion.svg'),
-                        title='A VM disk that grows by itself (VSM)',
-                    )
-                    if rsvg:
-                        subprocess.run(
-                            [
-                                'rsvg-convert',
-                                '-o',
-                                os.path.join(a.out, 'expansion.png'),
-                                svg,
-                            ]
-                        )
-                    with open(os.path.join(a.out, 'summary.txt'), 'w') as f:
-                        f.write(text + '\n')
+                timeline.save(os.path.join(a.out, 'timeline.json'))
+                svg = chart.write_svg(
+                    timeline,
+                    os.path.join(a.out, 'expansion.svg'),
+                    title='A VM disk that grows by itself (VSM)',
+                )
+                if rsvg:
+                    subprocess.run(['rsvg-convert', '-o',
+                                    os.path.join(a.out, 'expansion.png'), svg])
+                with open(os.path.join(a.out, 'summary.txt'), 'w') as f:
+                    f.write(text + '\n')
             except Exception as e:
                 _say('could not write the chart: %s' % e)
         _say('Cleaning up the VM, volumes and services...')
