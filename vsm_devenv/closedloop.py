@@ -79,6 +79,7 @@ import fixtures
 from vsm_agent import protocol
 from vsm_devenv.guest import disks as disks_mod
 from vsm_devenv.guest import harness
+from vsm_devenv.guest import writer
 from vsm_devenv import listener as listener_mod
 from vsm_devenv.localcloud import info as info_mod
 from vsm_devenv.localcloud import layout as layout_mod
@@ -598,49 +599,6 @@ LISTENER_OPTIONS = {
 }
 
 
-#: The writer script as the guest sees it (the repo is shared at /opt/vsm).
-WRITER_GUEST_PATH = '/opt/vsm/vsm_devenv/demo/writer.py'
-
-
-class Writer:
-    """A paced writer in the guest (see :mod:`vsm_devenv.demo.writer`)."""
-
-    def __init__(self, guest, pid, log_path):
-        self.guest = guest
-        self.pid = pid
-        self.log_path = log_path
-
-    def lines(self):
-        try:
-            text = self.guest.read_file(self.log_path).decode(errors='replace')
-        except Exception:
-            return []
-        out = []
-        for line in text.splitlines():
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                out.append({'text': line})
-        return out
-
-    def running(self):
-        return self.guest.poll(self.pid) is None
-
-    def wait(self, timeout=600):
-        """Wait for the end; returns the summary (``enospc``, ``rate_mb``)."""
-        self.guest.wait_exit(self.pid, timeout=timeout)
-        for line in reversed(self.lines()):
-            if line.get('done'):
-                return line
-        raise ClosedLoopError(
-            'writer ended without a summary: %s' % self.lines()[-5:]
-        )
-
-    def stop(self):
-        if self.running():
-            self.guest.kill(self.pid)
-
-
 # -------------------------------------------------------- the fixture --
 
 
@@ -1013,52 +971,19 @@ class ClosedLoop(fixtures.Fixture):
             nbytes = max(0, int(fraction * fs) - used)
         mb = max(1, nbytes // MiB)
         return self.guest.exec(
-            [
-                'python3',
-                WRITER_GUEST_PATH,
-                self.volume(name).mountpoint,
-                '--rate-mb',
-                '100000',
-                '--total-mb',
-                str(mb),
-                '--chunk-mb',
-                str(min(mb, 256)),
-                '--prefix',
-                'a%d' % time.monotonic_ns(),
-            ],
-            check=False,
-            timeout=300,
-        )
+            writer.argv(self.volume(name).mountpoint, 100000, mb,
+                        chunk_mb=min(mb, 256),
+                        prefix='a%d' % time.monotonic_ns()),
+            check=False, timeout=300)
 
-    def start_writer(
-        self,
-        name,
-        rate_mb,
-        total_mb,
-        chunk_mb=16,
-        mode='fallocate',
-        keep_going=False,
-    ):
-        """Start :mod:`vsm_devenv.demo.writer` in the guest (a Writer)."""
-        argv = [
-            'python3',
-            WRITER_GUEST_PATH,
-            self.volume(name).mountpoint,
-            '--rate-mb',
-            str(rate_mb),
-            '--total-mb',
-            str(int(total_mb)),
-            '--chunk-mb',
-            str(chunk_mb),
-            '--mode',
-            mode,
-            '--prefix',
-            'w%d' % time.monotonic_ns(),
-        ]
-        if keep_going:
-            argv.append('--keep-going')
-        log = '/tmp/writer-%d.log' % time.monotonic_ns()
-        return Writer(self.guest, self.guest.spawn(argv, log_path=log), log)
+    def start_writer(self, name, rate_mb, total_mb, **kw):
+        """Start a paced :mod:`~vsm_devenv.guest.writer` on a volume.
+
+        Keyword arguments as :func:`vsm_devenv.guest.writer.argv`; returns
+        its :class:`~vsm_devenv.guest.writer.Writer`.
+        """
+        return writer.start(self.guest, self.volume(name).mountpoint,
+                            rate_mb, total_mb, **kw)
 
     def checksum(self, path):
         return self.guest.exec(
