@@ -304,16 +304,9 @@ def main(argv=None):
     p.add_argument('--skip-race', action='store_true')
     p.add_argument('--skip-latency', action='store_true')
     a = p.parse_args(argv)
-    try:
-        cloud = closedloop.Cloud()
-    except closedloop.ClosedLoopError as e:
-        print('e2e benchmarks skipped: %s' % e)
-        return 0
-    if not cloud.qmp_driver:
-        print(
-            'e2e benchmarks skipped: the local cloud does not run the QMP '
-            'driver'
-        )
+    problem = closedloop.unavailable()
+    if problem:
+        print('e2e benchmarks skipped: %s' % problem)
         return 0
     race = ['race%d' % i for i in range(0 if a.skip_race else a.race_trials)]
     volumes = [closedloop.VolumeSpec('lat', 1, 'ext4-part', '/bench-lat')]
@@ -324,7 +317,6 @@ def main(argv=None):
         volumes=volumes,
         limit_gb=100000,
         listener=True,
-        cloud=cloud,
         name='vsm-bench',
         # a dozen 1 GiB steps grow the volume 13x: beyond the runaway cap
         listener_options={'expansion_policy': {'runaway_factor': '0'}},

@@ -30,10 +30,17 @@ Everything VSM needs to run for real, end to end, on one machine:
   forwarded to the guest's ``169.254.169.254:80``; Keystone and the Nova
   API forwarded to ``10.0.2.100:5000`` / ``:8774`` in the guest;
 * the authorization listener (a subprocess, own SQLite database after
-  ``vsm-manage db sync``) and the agent inside the guest (``guest.spawn``);
+  ``vsm-manage db sync``, :mod:`vsm_devenv.listener`) and the agent inside
+  the guest (``guest.spawn``).
+
+Everything on the cloud goes through ``loop.cloud``, the
+:class:`~vsm_devenv.localcloud.fixture.LocalCloud` fixture; the paced
+writer is :mod:`vsm_devenv.guest.writer`; the demo's observer lives in
+:mod:`vsm_devenv.demo.observer`.
 
 Usage (the local cloud must run the QMP driver: ``python -m
-vsm_devenv.closedloop prepare`` brings it up or switches nova-compute)::
+vsm_devenv.localcloud up --reuse --nova-driver qmp`` brings it up or
+switches nova-compute; :func:`unavailable` says whether it does)::
 
     loop = ClosedLoop(volumes=[VolumeSpec('data', 1, 'ext4-part', '/data')],
                       limit_gb=10)
@@ -62,16 +69,14 @@ import dataclasses
 import json
 import logging
 import os
-import shlex
 import shutil
 import socket
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 import typing
+import urllib.parse
 import uuid
 
 import fixtures
@@ -81,9 +86,10 @@ from vsm_devenv.guest import disks as disks_mod
 from vsm_devenv.guest import harness
 from vsm_devenv.guest import writer
 from vsm_devenv import listener as listener_mod
+from vsm_devenv.localcloud import fixture as localcloud_fixture
 from vsm_devenv.localcloud import info as info_mod
 from vsm_devenv.localcloud import layout as layout_mod
-from vsm_devenv.localcloud import metadata_proxy
+from vsm_devenv import nova_driver
 from vsm_devenv.wait import wait_for
 
 LOG = logging.getLogger(__name__)
@@ -95,9 +101,6 @@ GUEST_API_ADDR = '10.0.2.100'
 #: The guest's own address (eth0, QEMU user networking).
 GUEST_ADDR = '10.0.2.15'
 METADATA_ADDR = '169.254.169.254'
-NOVA_MICROVERSION = '2.67'
-CINDER_MICROVERSION = '3.42'
-LIMIT_RESOURCE = 'vsm_storage_gigabytes'
 #: Guest paths of the agent's files.
 AGENT_CONF = '/etc/vsm/vsm-agent.conf'
 AGENT_LOG = '/var/log/vsm-agent.log'
@@ -113,451 +116,24 @@ class ClosedLoopError(RuntimeError):
     """Setting up or driving the loop failed; the message says where."""
 
 
+def unavailable(root=None):
+    """Why the loop cannot run on this machine now, or None if it can."""
+    layout = layout_mod.Layout(root)
+    info = info_mod.load(layout)
+    if not info:
+        return ('the local cloud is not up under %s: run python -m '
+                'vsm_devenv.localcloud up --nova-driver qmp' % layout.root)
+    if info.get('nova_driver') != 'qmp':
+        return ('the local cloud runs nova driver %r; the closed loop needs '
+                '"python -m vsm_devenv.localcloud up --nova-driver qmp"'
+                % info.get('nova_driver'))
+    return None
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
-
-
-# ------------------------------------------------------------ the cloud --
-
-
-class Cloud:
-    """The running local cloud (``localcloud.json``) and REST helpers.
-
-    Speaks plain REST through keystoneauth1 sessions (explicit microversions
-    and URLs: no client library between the test and the API).
-    """
-
-    def __init__(self, info=None, root=None):
-        self.layout = layout_mod.Layout(root)
-        self.info = info or info_mod.load(self.layout)
-        if not self.info:
-            raise ClosedLoopError(
-                'the local cloud is not up under %s: run python -m '
-                'vsm_devenv.localcloud up --nova-driver qmp' % self.layout.root
-            )
-        self.endpoints = self.info['endpoints']
-        self._sessions = {}
-
-    @property
-    def qmp_driver(self):
-        return self.info.get('nova_driver') == 'qmp'
-
-    def session(self, name):
-        """A keystoneauth1 session: ``admin``, ``admin-system``, ``demo``."""
-        if name not in self._sessions:
-            from keystoneauth1.identity import v3
-            from keystoneauth1 import session as ks_session
-
-            kw = dict(
-                auth_url=self.info['auth_url'],
-                username=name.split('-')[0],
-                password=self.info['password'],
-                user_domain_name='Default',
-            )
-            if name == 'admin-system':
-                kw['system_scope'] = 'all'
-            else:
-                kw.update(project_name=name, project_domain_name='Default')
-            self._sessions[name] = ks_session.Session(auth=v3.Password(**kw))
-        return self._sessions[name]
-
-    def project_id(self, name='demo'):
-        return self.info['projects'][name]
-
-    def user_id(self, name='demo'):
-        return self.info['users'][name]
-
-    # raw helpers: return the decoded JSON body (or None)
-    def _call(
-        self,
-        who,
-        method,
-        url,
-        body=None,
-        headers=None,
-        ok=(200, 201, 202, 204),
-    ):
-        resp = self.session(who).request(
-            url, method, json=body, headers=headers or {}, raise_exc=False
-        )
-        if resp.status_code not in ok:
-            raise ClosedLoopError(
-                '%s %s as %s: HTTP %s %s'
-                % (method, url, who, resp.status_code, resp.text[:500])
-            )
-        if resp.status_code == 404 and 404 in ok:
-            return None
-        try:
-            return resp.json()
-        except ValueError:
-            return None
-
-    def nova(
-        self, method, path, body=None, who='admin', ok=(200, 201, 202, 204)
-    ):
-        return self._call(
-            who,
-            method,
-            self.endpoints['nova'] + path,
-            body,
-            {'OpenStack-API-Version': 'compute ' + NOVA_MICROVERSION},
-            ok,
-        )
-
-    def cinder(
-        self, method, path, body=None, who='admin', ok=(200, 201, 202, 204)
-    ):
-        # the URL carries the caller's project; admin reaches other
-        # projects' volumes by id
-        url = '%s/%s%s' % (
-            self.endpoints['cinder'],
-            self.session(who).get_project_id(),
-            path,
-        )
-        return self._call(
-            who,
-            method,
-            url,
-            body,
-            {'OpenStack-API-Version': 'volume ' + CINDER_MICROVERSION},
-            ok,
-        )
-
-    def keystone(
-        self,
-        method,
-        path,
-        body=None,
-        who='admin-system',
-        ok=(200, 201, 202, 204),
-    ):
-        return self._call(
-            who, method, self.info['auth_url'] + path, body, None, ok
-        )
-
-    # ---- volumes ------------------------------------------------------------
-    def create_volume(self, name, size_gb, bootable=False, volume_type='fake'):
-        vol = self.cinder(
-            'POST',
-            '/volumes',
-            {
-                'volume': {
-                    'name': name,
-                    'size': size_gb,
-                    'volume_type': volume_type,
-                }
-            },
-            who='demo',
-        )['volume']
-        self.wait_volume(vol['id'], 'available')
-        if bootable:
-            self.cinder(
-                'POST',
-                '/volumes/%s/action' % vol['id'],
-                {'os-set_bootable': {'bootable': True}},
-                who='demo',
-            )
-        return vol['id']
-
-    def volume(self, volume_id):
-        return self.cinder('GET', '/volumes/%s' % volume_id, who='admin')[
-            'volume'
-        ]
-
-    def volume_size(self, volume_id):
-        return int(self.volume(volume_id)['size'])
-
-    def wait_volume(self, volume_id, status, timeout=60):
-        def check():
-            vol = self.cinder('GET', '/volumes/%s' % volume_id, who='demo')[
-                'volume'
-            ]
-            if vol['status'].startswith('error'):
-                raise ClosedLoopError(
-                    'volume %s went to %s' % (volume_id, vol['status'])
-                )
-            return vol['status'] == status
-
-        wait_for(check, timeout, 'volume %s %s' % (volume_id, status))
-
-    def extend_volume(self, volume_id, new_size_gb, who='admin'):
-        """Cinder os-extend of an in-use volume (3.42), admin by default."""
-        self.cinder(
-            'POST',
-            '/volumes/%s/action' % volume_id,
-            {'os-extend': {'new_size': int(new_size_gb)}},
-            who=who,
-        )
-
-    def delete_volume(self, volume_id, timeout=60):
-        self.cinder(
-            'DELETE', '/volumes/%s' % volume_id, who='admin', ok=(202, 404)
-        )
-        wait_for(
-            lambda: (
-                self.cinder(
-                    'GET',
-                    '/volumes/%s' % volume_id,
-                    who='admin',
-                    ok=(200, 404),
-                )
-                is None
-                or self._volume_gone(volume_id)
-            ),
-            timeout,
-            'volume %s deleted' % volume_id,
-        )
-
-    def _volume_gone(self, volume_id):
-        vol = self.cinder(
-            'GET', '/volumes/%s' % volume_id, who='admin', ok=(200, 404)
-        )
-        return vol is None or vol['volume']['status'] == 'deleted'
-
-    # ---- servers ------------------------------------------------------------
-    def boot_from_volume(self, name, boot_volume, data_volumes, timeout=120):
-        """Boot a ``demo`` server from ``boot_volume`` + ``data_volumes``."""
-        bdm = [
-            {
-                'boot_index': 0,
-                'uuid': boot_volume,
-                'source_type': 'volume',
-                'destination_type': 'volume',
-                'delete_on_termination': False,
-            }
-        ]
-        bdm += [
-            {
-                'boot_index': -1,
-                'uuid': vid,
-                'source_type': 'volume',
-                'destination_type': 'volume',
-                'delete_on_termination': False,
-            }
-            for vid in data_volumes
-        ]
-        server = self.nova(
-            'POST',
-            '/servers',
-            {
-                'server': {
-                    'name': name,
-                    'flavorRef': self.info['flavor']['id'],
-                    'networks': 'none',
-                    'block_device_mapping_v2': bdm,
-                }
-            },
-            who='demo',
-        )['server']
-        server_id = server['id']
-
-        def active():
-            s = self.nova('GET', '/servers/%s' % server_id, who='demo')[
-                'server'
-            ]
-            if s['status'] == 'ERROR':
-                raise ClosedLoopError(
-                    'server %s went to ERROR: %s' % (server_id, s.get('fault'))
-                )
-            return s['status'] == 'ACTIVE' and not s.get(
-                'OS-EXT-STS:task_state'
-            )
-
-        wait_for(active, timeout, 'server %s ACTIVE' % server_id)
-        for vid in data_volumes:
-            self.wait_volume(vid, 'in-use')
-        return server_id
-
-    def delete_server(self, server_id, timeout=60):
-        self.nova('DELETE', '/servers/%s' % server_id, ok=(204, 404))
-        wait_for(
-            lambda: (
-                self.nova('GET', '/servers/%s' % server_id, ok=(200, 404))
-                is None
-            ),
-            timeout,
-            'server %s deleted' % server_id,
-        )
-
-    def server_metadata(self, server_id, who='admin'):
-        return self.nova('GET', '/servers/%s/metadata' % server_id, who=who)[
-            'metadata'
-        ]
-
-    def instance_actions(self, server_id):
-        return self.nova(
-            'GET',
-            '/servers/%s/os-instance-actions' % server_id,
-        )['instanceActions']
-
-    # ---- application credentials --------------------------------------------
-    def nova_path_prefix(self):
-        """Nova's mount path ('' here, '/compute' on DevStack)."""
-        from urllib.parse import urlsplit
-
-        path = urlsplit(self.endpoints['nova']).path  # e.g. '/v2.1'
-        return path[: -len('/v2.1')] if path.endswith('/v2.1') else ''
-
-    def create_app_credential(self, server_id, name=None):
-        """App credential of ``demo`` (member) for the server's metadata only.
-
-        Returns ``(id, secret)``. Access rules are only honoured because the
-        local cloud's nova.conf sets ``[keystone_authtoken] service_type =
-        compute``.
-        """
-        base = '/v2.1/servers/%s/metadata' % server_id
-        if self.nova_path_prefix():
-            base = '**' + base
-        rules = [
-            {'service': 'compute', 'method': m, 'path': p}
-            for p in (base, base + '/*')
-            for m in ('GET', 'PUT')
-        ]
-        rules.append({'service': 'compute', 'method': 'POST', 'path': base})
-        body = {
-            'application_credential': {
-                'name': name or 'vsm-agent-%s' % server_id,
-                'description': 'VSM agent of server %s (closed-loop test)'
-                % server_id,
-                'roles': [{'name': 'member'}],
-                'access_rules': rules,
-            }
-        }
-        cred = self.keystone(
-            'POST',
-            '/users/%s/application_credentials' % self.user_id(),
-            body,
-            who='demo',
-        )['application_credential']
-        return cred['id'], cred['secret']
-
-    def delete_app_credential(self, cred_id):
-        self.keystone(
-            'DELETE',
-            '/users/%s/application_credentials/%s' % (self.user_id(), cred_id),
-            who='demo',
-            ok=(204, 404),
-        )
-
-    # ---- Keystone unified limits --------------------------------------------
-    def project_limit(self, project='demo', resource=LIMIT_RESOURCE):
-        """``(limit id, value)`` of the project's override, or (None, None)."""
-        limits = self.keystone(
-            'GET',
-            '/limits?project_id=%s&resource_name=%s&service_id=%s'
-            % (
-                self.project_id(project),
-                resource,
-                self.info['vsm']['service_id'],
-            ),
-        )['limits']
-        if not limits:
-            return None, None
-        return limits[0]['id'], limits[0]['resource_limit']
-
-    def set_project_limit(
-        self, value, project='demo', resource=LIMIT_RESOURCE
-    ):
-        """Create or update the project's limit; returns the old value."""
-        limit_id, old = self.project_limit(project, resource)
-        if limit_id is None:
-            self.keystone(
-                'POST',
-                '/limits',
-                {
-                    'limits': [
-                        {
-                            'service_id': self.info['vsm']['service_id'],
-                            'project_id': self.project_id(project),
-                            'region_id': self.info['region'],
-                            'resource_name': resource,
-                            'resource_limit': int(value),
-                            'description': 'set by vsm_devenv.closedloop',
-                        }
-                    ]
-                },
-            )
-        else:
-            self.keystone(
-                'PATCH',
-                '/limits/%s' % limit_id,
-                {'limit': {'resource_limit': int(value)}},
-            )
-        return old
-
-    def delete_project_limit(self, project='demo', resource=LIMIT_RESOURCE):
-        limit_id, _ = self.project_limit(project, resource)
-        if limit_id:
-            self.keystone('DELETE', '/limits/%s' % limit_id, ok=(204, 404))
-
-    # ---- QMP registry (vsm_devenv.nova_driver.QMPFakeDriver) ----------------
-    def qmp_registry_path(self, volume_id):
-        return os.path.join(
-            self.info.get('qmp_registry_dir', str(self.layout.qmp)),
-            '%s.json' % volume_id,
-        )
-
-    def register_qmp(self, volume_id, qmp_socket, node_name):
-        path = self.qmp_registry_path(volume_id)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = path + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump({'qmp_socket': qmp_socket, 'node_name': node_name}, f)
-        os.replace(tmp, path)
-        return path
-
-
-def cloud_state(root=None):
-    """'qmp' if a local cloud with the QMP driver is up, 'other', or None."""
-    layout = layout_mod.Layout(root)
-    info = info_mod.load(layout)
-    if not info:
-        return None
-    env = dict(os.environ, VSM_LOCALCLOUD_ROOT=str(layout.root))
-    rc = subprocess.run([sys.executable, '-m', 'vsm_devenv.localcloud',
-                         'status'], capture_output=True, env=env).returncode
-    if rc:
-        return None
-    return 'qmp' if info.get('nova_driver') == 'qmp' else 'other'
-
-
-def prepare_cloud(log_path=None, say=None, root=None):
-    """Make sure the local cloud runs with the QMP driver; True if started.
-
-    A running cloud is reused (nova-compute switched to the QMP driver if
-    needed); else a fresh one is brought up with it.
-    """
-    say = say or (lambda text: LOG.info('%s', text))
-    layout = layout_mod.Layout(root)
-    env = dict(os.environ, VSM_LOCALCLOUD_ROOT=str(layout.root))
-    log_path = log_path or os.path.join(tempfile.gettempdir(),
-                                        'vsm-localcloud-up.log')
-
-    def localcloud(*args):
-        with open(log_path, 'ab') as log:
-            rc = subprocess.run(
-                [sys.executable, '-m', 'vsm_devenv.localcloud'] + list(args),
-                stdout=log, stderr=subprocess.STDOUT, env=env).returncode
-        if rc:
-            raise ClosedLoopError('vsm_devenv.localcloud %s failed; see %s'
-                                  % (' '.join(args), log_path))
-
-    state = cloud_state(root)
-    if state == 'qmp':
-        say('A local OpenStack cloud is already running: using it.')
-        return False
-    if state == 'other':
-        say('A local OpenStack cloud is running: switching its compute '
-            'service to the test hypervisor link.')
-    else:
-        say('Starting a local OpenStack cloud (Keystone, Nova, Cinder, '
-            'Neutron, Placement, RabbitMQ, MariaDB) on 127.0.0.1; the '
-            'first run installs packages (a few minutes)...')
-    localcloud('up', '--reuse', '--nova-driver', 'qmp')
-    say('Local cloud up.')
-    return state is None
 
 
 # ------------------------------------------------------------ the guest --
@@ -612,6 +188,11 @@ class ClosedLoop(fixtures.Fixture):
     :param listener_options: ``{section: {option: value}}`` for vsm.conf
     :param agent/listener: start them during setup
     :param memory_mb: guest RAM
+    :param root: the local cloud's state root (default
+        ``$VSM_LOCALCLOUD_ROOT``)
+
+    ``cloud`` is the loop's :class:`~vsm_devenv.localcloud.fixture.LocalCloud`
+    (set up with the loop): use it to read or extend what the loop made.
     """
 
     def __init__(
@@ -624,7 +205,7 @@ class ClosedLoop(fixtures.Fixture):
         listener=False,
         memory_mb=384,
         workdir=None,
-        cloud=None,
+        root=None,
         name='vsm-e2e',
     ):
         super().__init__()
@@ -636,7 +217,8 @@ class ClosedLoop(fixtures.Fixture):
         self._want_listener = listener
         self.memory_mb = memory_mb
         self.workdir = workdir
-        self.cloud = cloud
+        self.root = root
+        self.cloud = None
         self.name = name
         self.guest = None
         self.server_id = None
@@ -660,43 +242,32 @@ class ClosedLoop(fixtures.Fixture):
         self.timings[what] = round(time.monotonic() - t0, 2)
 
     def _setUp(self):
-        self.cloud = self.cloud or Cloud()
-        if not self.cloud.qmp_driver:
-            LOG.warning(
-                'the local cloud runs nova driver %r, not qmp: Cinder extends '
-                'will '
-                'not reach the guest',
-                self.cloud.info.get('nova_driver'),
-            )
+        # The cloud's own cleanups delete the server, volumes, credential
+        # and limit after everything else here has stopped.
+        self.cloud = localcloud_fixture.LocalCloud(self.root)
+        self.cloud.setUp()
+        self.addCleanup(self._quietly, self.cloud.cleanUp)
+        if self.cloud.info.get('nova_driver') != 'qmp':
+            LOG.warning('the local cloud runs nova driver %r, not qmp: Cinder '
+                        'extends will not reach the guest',
+                        self.cloud.info.get('nova_driver'))
         if self.workdir is None:
             self.workdir = tempfile.mkdtemp(prefix='vsm-closedloop-')
             self.addCleanup(shutil.rmtree, self.workdir, True)
-        tag = uuid.uuid4().hex[:6]
+        tag = '%s-%s' % (self.name, uuid.uuid4().hex[:6])
         # 1. volumes (fast: fake backend), then server and guest in parallel
         with self._timed('volumes'):
             self.boot_volume_id = self.cloud.create_volume(
-                '%s-%s-boot' % (self.name, tag), 1, bootable=True
-            )
-            self.addCleanup(
-                self._quietly, self.cloud.delete_volume, self.boot_volume_id
-            )
+                1, bootable=True, name=tag + '-boot').id
             for spec in self.volumes:
                 spec.volume_id = self.cloud.create_volume(
-                    '%s-%s-%s' % (self.name, tag, spec.name), spec.size_gb
-                )
-                self.addCleanup(
-                    self._quietly, self.cloud.delete_volume, spec.volume_id
-                )
+                    spec.size_gb, name='%s-%s' % (tag, spec.name)).id
                 spec.disk = disks_mod.DataDisk(
-                    spec.size_gb * GiB, spec.volume_id
-                )
+                    spec.size_gb * GiB, spec.volume_id)
         proxy_port = _free_port()
-        ports = self.cloud.info['endpoints']
-        from urllib.parse import urlsplit
-
         forwards = [harness.GuestForward(METADATA_ADDR, 80, proxy_port)]
         for service in ('keystone', 'nova'):
-            port = urlsplit(ports[service]).port
+            port = self._endpoint(service).port
             forwards.append(harness.GuestForward(GUEST_API_ADDR, port, port))
         self.guest = harness.Guest(
             disks=[s.disk for s in self.volumes],
@@ -711,9 +282,9 @@ class ClosedLoop(fixtures.Fixture):
         def boot_server():
             try:
                 t0 = time.monotonic()
-                boot['server'] = self.cloud.boot_from_volume(
-                    '%s-%s' % (self.name, tag), self.boot_volume_id,
-                    [s.volume_id for s in self.volumes])
+                boot['server'] = self.cloud.boot_server(
+                    self.boot_volume_id, [s.volume_id for s in self.volumes],
+                    name=tag).id
                 boot['server_s'] = time.monotonic() - t0
             except BaseException as e:
                 boot['error'] = e
@@ -726,19 +297,19 @@ class ClosedLoop(fixtures.Fixture):
                 self.guest.start()
         finally:
             thread.join()
-            if 'server' in boot:
-                self.server_id = boot['server']
-                self.addCleanup(self._quietly, self.cloud.delete_server,
-                                self.server_id)
+            self.server_id = boot.get('server')
         if 'error' in boot:
             raise boot['error']
         self.timings['server boot'] = round(boot['server_s'], 2)
         # 2. the hypervisor link: QMP registry entries for volume-extended
+        registry = self.cloud.info.get('qmp_registry_dir',
+                                       str(self.cloud.layout.qmp))
         for spec in self.volumes:
-            path = self.cloud.register_qmp(
-                spec.volume_id, self.guest.qmp_socket_path, spec.disk.node_name
-            )
-            self.addCleanup(self._quietly, os.unlink, path)
+            nova_driver.register_volume(registry, spec.volume_id,
+                                        self.guest.qmp_socket_path,
+                                        spec.disk.node_name)
+            self.addCleanup(self._quietly, nova_driver.unregister_volume,
+                            registry, spec.volume_id)
         # 3. disks laid out and mounted
         with self._timed('guest disks'):
             for spec in self.volumes:
@@ -747,30 +318,41 @@ class ClosedLoop(fixtures.Fixture):
                         spec.layout, spec.volume_id, spec.mountpoint
                     )
         # 4. credential + metadata proxy
-        cred_id, secret = self.cloud.create_app_credential(self.server_id)
-        self.app_credential = (cred_id, secret)
-        self.addCleanup(
-            self._quietly, self.cloud.delete_app_credential, cred_id
-        )
-        meta = self.cloud.info['metadata']
-        self.proxy = metadata_proxy.MetadataProxy(
-            self.server_id, self.cloud.project_id(), meta['url'],
-            meta['shared_secret'], port=proxy_port, forwarded_for=GUEST_ADDR,
-        ).start()
-        self.addCleanup(self.proxy.stop)
+        self.app_credential = self.cloud.create_application_credential(
+            name='vsm-agent-%s' % self.server_id, roles=['member'],
+            access_rules=self._agent_access_rules())
+        self.proxy = self.cloud.metadata_proxy(
+            self.server_id, self.cloud.project_id('demo'), port=proxy_port,
+            forwarded_for=GUEST_ADDR)
         # 5. the project's limit
         if self.limit_gb is not None:
-            old = self.cloud.set_project_limit(self.limit_gb)
-            if old is None:
-                self.addCleanup(self._quietly, self.cloud.delete_project_limit)
-            else:
-                self.addCleanup(
-                    self._quietly, self.cloud.set_project_limit, old
-                )
+            self.set_limit(self.limit_gb)
         if self._want_listener:
             self.start_listener()
         if self._want_agent:
             self.start_agent()
+
+    def _endpoint(self, service):
+        return urllib.parse.urlsplit(self.cloud.info['endpoints'][service])
+
+    def _agent_access_rules(self):
+        """The agent may read and write its own server's metadata only.
+
+        Access rules are only honoured because the local cloud's nova.conf
+        sets ``[keystone_authtoken] service_type = compute``.
+        """
+        base = '/v2.1/servers/%s/metadata' % self.server_id
+        path = self._endpoint('nova').path
+        if path.endswith('/v2.1') and path != '/v2.1':  # DevStack: /compute
+            base = '**' + base
+        rules = [{'service': 'compute', 'method': m, 'path': p}
+                 for p in (base, base + '/*') for m in ('GET', 'PUT')]
+        rules.append({'service': 'compute', 'method': 'POST', 'path': base})
+        return rules
+
+    def set_limit(self, gb):
+        """The ``demo`` project's VSM limit (put back at cleanup)."""
+        self.cloud.set_project_limit(self.cloud.project_id('demo'), gb)
 
     @staticmethod
     def _quietly(fn, *args):
@@ -820,14 +402,8 @@ class ClosedLoop(fixtures.Fixture):
     # ---- the agent ----------------------------------------------------------
     def agent_config(self, overrides=None):
         """vsm-agent.conf for the guest: endpoints as the guest sees them."""
-        from urllib.parse import urlsplit
-
         info = self.cloud.info
-        ks, nova = (
-            urlsplit(info['endpoints']['keystone']),
-            urlsplit(info['endpoints']['nova']),
-        )
-        cred_id, secret = self.app_credential
+        ks, nova = self._endpoint('keystone'), self._endpoint('nova')
         sections = {
             'DEFAULT': {'debug': 'true'},
             'agent': {
@@ -843,8 +419,9 @@ class ClosedLoop(fixtures.Fixture):
                 'server_id': self.server_id,
                 'auth_url': 'http://%s:%d%s'
                 % (GUEST_API_ADDR, ks.port, ks.path),
-                'application_credential_id': cred_id,
-                'application_credential_secret': secret,
+                'application_credential_id': self.app_credential.id,
+                'application_credential_secret':
+                    self.app_credential.secret,
                 'region_name': info['region'],
                 'endpoint_override': 'http://%s:%d%s'
                 % (GUEST_API_ADDR, nova.port, nova.path),
@@ -1051,25 +628,3 @@ class ClosedLoop(fixtures.Fixture):
             },
             indent=1,
         )
-
-
-def shell_quote(argv):
-    return ' '.join(shlex.quote(a) for a in argv)
-
-
-def main(argv=None):
-    """``python -m vsm_devenv.closedloop prepare``: cloud up with the QMP driver.
-
-    What ``tox -e e2e`` and ``tox -e bench`` need before they run.
-    """
-    import argparse
-    parser = argparse.ArgumentParser(prog='python -m vsm_devenv.closedloop')
-    parser.add_argument('command', choices=['prepare'])
-    parser.add_argument('--log', help='bring-up log file')
-    args = parser.parse_args(argv)
-    prepare_cloud(args.log, say=print)
-    return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

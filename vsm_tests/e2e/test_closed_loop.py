@@ -102,7 +102,7 @@ class ClosedLoopTest(base.LoopTestCase):
     def _grow_online(self, name):
         loop = self.loop
         spec = loop.volume(name)
-        loop.cloud.set_project_limit(HIGH_LIMIT_GB)
+        loop.set_limit(HIGH_LIMIT_GB)
         before_gb = loop.cloud.volume_size(spec.volume_id)
         _, fs_before, _ = loop.statvfs(name)
         # some real data first, to prove the grow keeps it intact
@@ -165,14 +165,9 @@ class ClosedLoopTest(base.LoopTestCase):
         spec = loop.volume('limit')
         before_gb = loop.cloud.volume_size(spec.volume_id)
         # the project's limit is exactly what its volumes use now
-        usage = sum(
-            v['size']
-            for v in loop.cloud.cinder('GET', '/volumes/detail', who='demo')[
-                'volumes'
-            ]
-        )
-        loop.cloud.set_project_limit(usage)
-        self.addCleanup(loop.cloud.set_project_limit, HIGH_LIMIT_GB)
+        usage = loop.cloud.project_usage_gb(loop.cloud.project_id('demo'))
+        loop.set_limit(usage)
+        self.addCleanup(loop.set_limit, HIGH_LIMIT_GB)
         self._agent_for('limit', FAST)
         loop.allocate('limit', fraction=0.9)
         resp = loop.wait_for_response_state('limit', 'denied', timeout=240)
@@ -199,7 +194,7 @@ class ClosedLoopTest(base.LoopTestCase):
     # ------------------------------------------------------------------ (c)
     def _race(self, name, options):
         loop = self.loop
-        loop.cloud.set_project_limit(HIGH_LIMIT_GB)
+        loop.set_limit(HIGH_LIMIT_GB)
         self._agent_for(name, options)
         writer = loop.start_writer(
             name, rate_mb=RACE_RATE_MB, total_mb=RACE_TOTAL_MB

@@ -74,7 +74,8 @@ class HypervisorLinkTest(base.LoopTestCase):
         self.assertEqual(1 * GiB, loop.guest.disk_size_bytes(dev))
         cursor = loop.guest.uevent_cursor()
         size = loop.cloud.volume_size(spec.volume_id)
-        loop.cloud.extend_volume(spec.volume_id, size + 1)
+        loop.cloud.extend_volume(spec.volume_id, size + 1, cloud='admin',
+                                 wait=False)
         ev = loop.guest.wait_uevent(
             lambda env: (
                 env.get('DEVNAME') == dev[5:] and env.get('RESIZE') == '1'
@@ -85,7 +86,8 @@ class HypervisorLinkTest(base.LoopTestCase):
         self.assertIsNotNone(ev)
         self.assertEqual((size + 1) * GiB, loop.guest.disk_size_bytes(dev))
         wait_for(
-            lambda: loop.cloud.volume(spec.volume_id)['status'] == 'in-use',
+            lambda: loop.cloud.admin.block_storage.get_volume(
+                spec.volume_id).status == 'in-use',
             30,
             'volume back in-use',
         )
@@ -99,12 +101,9 @@ class HypervisorLinkTest(base.LoopTestCase):
         loop = self.loop
         out = json.loads(loop.guest.exec(['python3', '-c', META_PROBE]).stdout)
         self.assertEqual(loop.server_id, out['uuid'])
-        self.assertEqual(loop.cloud.project_id(), out['project_id'])
-        loop.cloud.nova(
-            'PUT',
-            '/servers/%s/metadata/vsm-e2e-admin' % loop.server_id,
-            {'meta': {'vsm-e2e-admin': 'hello'}},
-        )
+        self.assertEqual(loop.cloud.project_id('demo'), out['project_id'])
+        loop.cloud.set_server_metadata_key(
+            loop.server_id, 'vsm-e2e-admin', 'hello', cloud='admin')
 
         def seen():
             out = json.loads(
