@@ -13,13 +13,14 @@
 """The listener against the real local cloud: shared setup.
 
 Needs a running local cloud (``python -m vsm_devenv.localcloud up``; the
-tests fail, naming the command to run, when it is not up). Each test class
-gets:
+tests fail, naming the command to run, when it is not up). Each test gets
+the :class:`~vsm_devenv.localcloud.fixture.LocalCloud` fixture
+(``self.cloud``) and:
 
-* its own Keystone project (``vsm-flow-<class>``, found or created; user
-  ``demo`` is a member), so concurrent users of the shared cloud never
-  move its usage under a limit test; servers and volumes are deleted
-  afterwards, the project is kept for the next run;
+* its class's own Keystone project (``vsm-flow-<class>``, found or
+  created; user ``demo`` is a member), so concurrent users of the shared
+  cloud never move its usage under a limit test; servers, volumes and
+  limits are undone afterwards, the project is kept for the next run;
 * a VSM config file (:meth:`ListenerTestCase.write_config`) and
   ``vsm-authz-listener`` worker **subprocesses** on the real RabbitMQ;
 * helpers to boot a server from a volume with an attached data volume,
@@ -28,98 +29,35 @@ gets:
 ``VSM_LOCALCLOUD_ROOT`` overrides the cloud's root directory.
 """
 
-import json
 import os
 import time
 import uuid
 
+import fixtures
 from keystoneauth1 import exceptions as ksa_exc
 import testtools
 
 from vsm_agent import protocol
 from vsm_devenv import listener
-from vsm_devenv.localcloud import fixture as localcloud_fixture
+from vsm_devenv.localcloud.fixture import LocalCloud
+from vsm_devenv.localcloud import layout
 from vsm_devenv.wait import wait_for
 
-ROOT = os.environ.get('VSM_LOCALCLOUD_ROOT', '/var/tmp/vsm-localcloud')
-INFO_FILE = os.path.join(ROOT, 'etc', 'localcloud.json')
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
-
-
-def load_info():
-    try:
-        with open(INFO_FILE) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        return None
+REPO = str(layout.REPO_ROOT)
 
 
 #: Errors of the (busy, shared) cloud that a wait counts as "not yet".
 TRANSIENT = (ksa_exc.ConnectionError, ksa_exc.http.HttpServerError)
 
 
-class Cloud:
-    """openstacksdk connections to the local cloud."""
-
-    def __init__(self, info):
-        import openstack
-        self.info = info
-        os.environ['OS_CLIENT_CONFIG_FILE'] = info['clouds_yaml']
-        self._openstack = openstack
-        self.admin = openstack.connect(cloud='admin')
-        self.system = openstack.connect(cloud='admin-system')
-
-    def project(self, name, users=('demo',)):
-        """Find or create a project with ``users`` as members."""
-        idn = self.admin.identity
-        project = idn.find_project(name, domain_id='default') or \
-            idn.create_project(name=name, domain_id='default')
-        member = idn.find_role('member')
-        for user in users:
-            idn.assign_project_role_to_user(project, idn.find_user(user),
-                                            member)
-        # Cinder's default of 10 volumes is too few for the concurrency
-        # test (2 boot + 20 data volumes).
-        self.admin.set_volume_quotas(project.id, volumes=100,
-                                     gigabytes=1000)
-        return project
-
-    def as_user(self, user, project_name):
-        return self._openstack.connect(
-            auth_url=self.info['auth_url'], username=user,
-            password=self.info['password'], project_name=project_name,
-            user_domain_name='Default', project_domain_name='Default',
-            region_name=self.info['region'])
-
-    # ------------------------------------------------------------ limits --
-
-    def set_limit(self, project_id, limit):
-        """Project limit on VSM's resource (system admin); replaces any."""
-        idn = self.system.identity
-        vsm = self.info['vsm']
-        for existing in idn.limits(project_id=project_id,
-                                   resource_name=vsm['limit_resource']):
-            idn.delete_limit(existing)
-        if limit is not None:
-            idn.create_limit(service_id=vsm['service_id'],
-                             project_id=project_id,
-                             resource_name=vsm['limit_resource'],
-                             resource_limit=limit,
-                             region_id=self.info['region'])
-
-    def project_usage_gb(self, project_id):
-        return sum(v.size for v in self.admin.block_storage.volumes(
-            all_projects=True, project_id=project_id))
-
-
 class GuestVM:
-    """A server booted from a volume, with one attached data volume."""
+    """A server booted from a volume, with one attached data volume,
+    written to through ``conn`` as its agent would."""
 
-    def __init__(self, conn, server, data_volume):
+    def __init__(self, conn, booted):
         self.conn = conn
-        self.server = server
-        self.volume = data_volume
+        self.server = booted.server
+        self.volume = booted.data_volume
 
     @property
     def id(self):
@@ -160,28 +98,6 @@ class GuestVM:
             ignore=TRANSIENT)
 
 
-def boot_guest(conn, info, name, size_gb=1, data_gb=1):
-    """Boot from a bootable volume (no Glance), attach a data volume."""
-    bs = conn.block_storage
-    boot = bs.create_volume(size=size_gb, name=name + '-boot',
-                            volume_type='fake')
-    data = bs.create_volume(size=data_gb, name=name + '-data',
-                            volume_type='fake')
-    for volume in (boot, data):
-        bs.wait_for_status(volume, 'available', wait=120)
-    bs.set_volume_bootable_status(boot, True)
-    server = conn.compute.create_server(
-        name=name, flavor_id=info['flavor']['id'], networks='none',
-        block_device_mapping=[{'uuid': boot.id, 'source_type': 'volume',
-                               'destination_type': 'volume',
-                               'boot_index': 0,
-                               'delete_on_termination': True}])
-    server = conn.compute.wait_for_server(server, wait=180)
-    conn.compute.create_volume_attachment(server, volume_id=data.id)
-    data = bs.wait_for_status(bs.get_volume(data.id), 'in-use', wait=120)
-    return GuestVM(conn, server, data)
-
-
 class ListenerTestCase(testtools.TestCase):
     """One project, VSM config, listener subprocesses per test class."""
 
@@ -189,49 +105,25 @@ class ListenerTestCase(testtools.TestCase):
     database = None
     workers = 1
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.info = load_info()
-        if cls.info is None:
-            return
-        cls.cloud = Cloud(cls.info)
-        cls.project = cls.cloud.project('vsm-flow-%s' % cls.__name__.lower())
-        cls.demo = cls.cloud.as_user('demo', cls.project.name)
-
     def setUp(self):
         super().setUp()
-        if self.info is None:
-            # Raises LocalCloudNotRunning with the command that starts it:
-            # a functional test must fail, not skip, without its cloud.
-            self.useFixture(localcloud_fixture.LocalCloud())
-        self.tmp = self.useFixture(__import__('fixtures').TempDir()).path
+        # Raises LocalCloudNotRunning with the command that starts it: a
+        # functional test must fail, not skip, without its cloud.
+        self.cloud = self.useFixture(LocalCloud(timeout=180))
+        self.info = self.cloud.info
+        self.project = self.cloud.project(
+            'vsm-flow-%s' % type(self).__name__.lower())
+        self.demo = self.cloud.connect_as('demo', self.project.name)
+        self.tmp = self.useFixture(fixtures.TempDir()).path
         self.conf_file = self.write_config()
         self._configure_db_client()
-        self.guests = []
-        self.addCleanup(self._delete_guests)
 
     # ------------------------------------------------------------- config --
 
     def db_url(self):
         if self.database == 'mariadb':
-            name = 'vsm_flow_%s' % uuid.uuid4().hex[:8]
-            url = self.info['mariadb']['url_template'].format(database='')
-            import sqlalchemy as sa
-            engine = sa.create_engine(url)
-            with engine.begin() as conn:
-                conn.exec_driver_sql('CREATE DATABASE %s' % name)
-            engine.dispose()
-
-            def drop():
-                engine = sa.create_engine(url)
-                with engine.begin() as conn:
-                    conn.exec_driver_sql('DROP DATABASE IF EXISTS %s'
-                                         % name)
-                engine.dispose()
-            self.addCleanup(drop)
-            return self.info['mariadb']['url_template'].format(
-                database=name)
+            return self.cloud.create_database(
+                'vsm_flow_%s' % uuid.uuid4().hex[:8])
         return 'sqlite:///%s/vsm.sqlite' % self.tmp
 
     def extra_config(self):
@@ -315,27 +207,10 @@ class ListenerTestCase(testtools.TestCase):
                 listener.log()[-20000:]))
 
     def boot(self, conn=None, name=None, data_gb=1):
-        guest = boot_guest(conn or self.demo, self.info,
-                           name or 'vsm-flow-%s' % uuid.uuid4().hex[:6],
-                           data_gb=data_gb)
-        self.guests.append(guest)
-        return guest
-
-    def _delete_guests(self):
-        guests, self.guests = self.guests, []
-        for guest in guests:
-            conn = guest.conn
-            try:
-                conn.compute.delete_server(guest.server)
-                conn.compute.wait_for_delete(guest.server, wait=120)
-                volume = conn.block_storage.get_volume(guest.volume.id)
-                conn.block_storage.wait_for_status(volume, 'available',
-                                                   wait=60)
-                conn.block_storage.delete_volume(volume)
-            except Exception as exc:  # cleanup is best effort
-                self.addDetail('cleanup-%s' % guest.id,
-                               __import__('testtools').content.text_content(
-                                   str(exc)))
-
-    def cinder_size(self, volume_id):
-        return self.cloud.admin.block_storage.get_volume(volume_id).size
+        """A server of ``conn`` (default: demo in our project) booted from
+        a volume with a data volume; deleted at cleanup."""
+        conn = conn or self.demo
+        booted = self.cloud.create_server_from_volume(
+            cloud=conn, data_volume_gb=data_gb,
+            name=name or 'vsm-flow-%s' % uuid.uuid4().hex[:6])
+        return GuestVM(conn, booted)

@@ -32,8 +32,8 @@ class TestGrantAndDeny(base.ListenerTestCase):
 
     def setUp(self):
         super().setUp()
-        self.cloud.set_limit(self.project.id, None)
-        self.addCleanup(self.cloud.set_limit, self.project.id, None)
+        self.cloud.set_project_limit(self.project.id, None)
+        self.addCleanup(self.cloud.set_project_limit, self.project.id, None)
         self.listener = self.start_listener()
 
     def test_request_is_extended_and_answered(self):
@@ -43,7 +43,7 @@ class TestGrantAndDeny(base.ListenerTestCase):
                                                'denied'))
         self.assertEqual((R.EXTENDED, 2, 'ok'),
                          (answer.state, answer.size_gb, answer.reason))
-        self.assertEqual(2, self.cinder_size(guest.volume.id))
+        self.assertEqual(2, self.cloud.volume_size(guest.volume.id))
         record = self.db.get_request(guest.volume.id, request.request_id)
         self.assertEqual('extended', record.state)
         # The guest reads it without credentials from the metadata service.
@@ -81,13 +81,13 @@ class TestGrantAndDeny(base.ListenerTestCase):
         # No headroom at all (with some, the limit rule clamps the grant
         # to it instead of denying).
         usage = self.cloud.project_usage_gb(self.project.id)
-        self.cloud.set_limit(self.project.id, usage)
+        self.cloud.set_project_limit(self.project.id, usage)
         request = guest.write_request(guest.volume.id, want=3, cur=1)
         answer = guest.wait_response(request, ('extended', 'denied',
                                                'failed'))
         self.assertEqual((R.DENIED, 'over_limit'),
                          (answer.state, answer.reason))
-        self.assertEqual(1, self.cinder_size(guest.volume.id))
+        self.assertEqual(1, self.cloud.volume_size(guest.volume.id))
         audit = self.db.list_audit(volume_id=guest.volume.id,
                                    event='request.denied')
         self.assertEqual('over_limit', audit[0].reason)
@@ -95,7 +95,7 @@ class TestGrantAndDeny(base.ListenerTestCase):
     def test_forged_requests_are_refused(self):
         attacker = self.boot(name='vsm-flow-attacker')
         victim = self.boot(name='vsm-flow-victim')
-        alt = self.cloud.as_user('alt', 'alt')
+        alt = self.cloud.connect_as('alt', 'alt')
         alt_guest = self.boot(conn=alt, name='vsm-flow-alt')
         # A volume of the same project, attached to another server; and a
         # volume of another project.
@@ -112,8 +112,8 @@ class TestGrantAndDeny(base.ListenerTestCase):
         wait_for(audited, 60, 'rejections audited', interval=0.5,
                  ignore=base.TRANSIENT)
         time.sleep(2)
-        self.assertEqual(1, self.cinder_size(victim.volume.id))
-        self.assertEqual(1, self.cinder_size(alt_guest.volume.id))
+        self.assertEqual(1, self.cloud.volume_size(victim.volume.id))
+        self.assertEqual(1, self.cloud.volume_size(alt_guest.volume.id))
         metadata = attacker.metadata()
         self.assertNotIn(protocol.response_key(victim.volume.id), metadata)
         self.assertNotIn(protocol.response_key(alt_guest.volume.id),
@@ -132,7 +132,7 @@ class TestGrantAndDeny(base.ListenerTestCase):
         for _ in range(3):
             guest.write(request.key, request.encode())
         time.sleep(3)
-        self.assertEqual(2, self.cinder_size(guest.volume.id))
+        self.assertEqual(2, self.cloud.volume_size(guest.volume.id))
         extends = [a for a in self.db.list_audit(volume_id=guest.volume.id)
                    if a.event == 'extend.done']
         self.assertEqual(1, len(extends))
@@ -179,7 +179,7 @@ class TestCrashRecovery(base.ListenerTestCase):
         listener = self.start_listener()
         answer = guest.wait_response(request, ('extended',), timeout=90)
         self.assertEqual(2, answer.size_gb)
-        self.assertEqual(2, self.cinder_size(guest.volume.id))
+        self.assertEqual(2, self.cloud.volume_size(guest.volume.id))
 
     def test_lost_notification_found_by_reconcile_once(self):
         guest = self.boot()

@@ -92,18 +92,12 @@ class LocalCloudTestCase(testtools.TestCase):
         volume = self.cloud.extend_volume(vm.data_volume.id, 2)
 
         self.assertEqual(('in-use', 2), (volume.status, volume.size))
-        compute = self.cloud.connect('demo').compute
         deadline = time.monotonic() + 30
         actions = []
         while 'extend_volume' not in actions and time.monotonic() < deadline:
             time.sleep(0.3)  # Nova records the external event asynchronously
-            actions = [
-                a['action']
-                for a in compute.get(
-                    f'/servers/{vm.server.id}/os-instance-actions',
-                    microversion='2.90',
-                ).json()['instanceActions']
-            ]
+            actions = [a['action'] for a in self.cloud.instance_actions(
+                vm.server.id, cloud='demo')]
         self.assertIn('extend_volume', actions)
 
     def test_metadata_write_notifies_and_reaches_metadata_service(self):
