@@ -143,56 +143,55 @@ class Observer(threading.Thread):
         watched = [v for v in self.loop.volumes if v.layout]
         return '' if len(watched) <= 1 else spec.name + ': '
 
+    def _first_sight(self, spec, kind, record, now):
+        """True (and logged) when a request/response state is new."""
+        key, sig = (spec.volume_id, kind), (record.request_id, record.state)
+        if self._seen.get(key) == sig:
+            return False
+        self._seen[key] = sig
+        self.log.append((now, kind, spec.name, record))
+        return True
+
     def _diff(self, spec, entry):
         now = self.timeline.now()
         who = self._who(spec)
         req, resp = entry.request, entry.response
-        if req is not None:
-            key = (spec.volume_id, 'req')
-            sig = (req.request_id, req.state)
-            if self._seen.get(key) != sig:
-                self._seen[key] = sig
-                self.log.append((now, 'req', spec.name, req))
-                if req.state is protocol.RequestState.REQUESTED:
-                    self.event('request', '%sfrom %d to %d GiB (%s)' % (
-                        who, req.current_gb, req.requested_gb,
-                        _plain_reason(req.reason)))
-                elif req.state is protocol.RequestState.GROWN:
-                    self.event('grown', '%spartition and filesystem now '
-                               'fill %d GiB' % (who, req.current_gb))
-                else:
-                    self.event('failed', '%sthe guest could not grow (%s)'
-                               % (who, req.reason))
-        if resp is not None:
-            key = (spec.volume_id, 'resp')
-            sig = (resp.request_id, resp.state)
-            if self._seen.get(key) != sig:
-                self._seen[key] = sig
-                self.log.append((now, 'resp', spec.name, resp))
-                state = resp.state.value
-                reason = _plain_reason(resp.reason)
-                text = {
-                    'pending': 'a human must approve %d GiB' % resp.size_gb,
-                    'granted': 'the volume will grow to %d GiB'
-                               % resp.size_gb,
-                    'denied': '%s; the volume stays at %d GiB'
-                              % (reason, resp.size_gb),
-                    'extended': 'VSM reports the volume at %d GiB'
-                                % resp.size_gb,
-                    'failed': 'the extend failed (%s); volume at %d GiB'
-                              % (reason, resp.size_gb),
-                }[state]
-                if state == 'granted':
+        if req is not None and self._first_sight(spec, 'req', req, now):
+            if req.state is protocol.RequestState.REQUESTED:
+                self.event('request', '%sfrom %d to %d GiB (%s)' % (
+                    who, req.current_gb, req.requested_gb,
+                    _plain_reason(req.reason)))
+            elif req.state is protocol.RequestState.GROWN:
+                self.event('grown', '%spartition and filesystem now '
+                           'fill %d GiB' % (who, req.current_gb))
+            else:
+                self.event('failed', '%sthe guest could not grow (%s)'
+                           % (who, req.reason))
+        if resp is not None and self._first_sight(spec, 'resp', resp, now):
+            state = resp.state.value
+            reason = _plain_reason(resp.reason)
+            text = {
+                'pending': 'a human must approve %d GiB' % resp.size_gb,
+                'granted': 'the volume will grow to %d GiB'
+                           % resp.size_gb,
+                'denied': '%s; the volume stays at %d GiB'
+                          % (reason, resp.size_gb),
+                'extended': 'VSM reports the volume at %d GiB'
+                            % resp.size_gb,
+                'failed': 'the extend failed (%s); volume at %d GiB'
+                          % (reason, resp.size_gb),
+            }[state]
+            if state == 'granted':
+                self._granted.add(resp.request_id)
+            elif state == 'extended':
+                # a quick grant may be seen only as 'extended': show it;
+                # Cinder's size change is shown already ('extended')
+                if resp.request_id not in self._granted:
                     self._granted.add(resp.request_id)
-                elif state == 'extended':
-                    # a quick grant may be seen only as 'extended': show it;
-                    # Cinder's size change is shown already ('extended')
-                    if resp.request_id not in self._granted:
-                        self._granted.add(resp.request_id)
-                        self.event('granted', who + 'the volume will grow '
-                                   'to %d GiB' % resp.size_gb)
-                    return
-                self.event(state, who + text)
+                    self.event('granted', who + 'the volume will grow '
+                               'to %d GiB' % resp.size_gb)
+                return
+            self.event(state, who + text)
 
 
 _REASONS = {
