@@ -374,36 +374,34 @@ class LocalCloud(fixtures.Fixture):
         """Set (or with None remove) a Keystone project limit until cleanup.
 
         Default resource: VSM's. An existing limit is updated; cleanup puts
-        back what was there before.
+        back what was there before. Returns that previous value (or None).
         """
-        idn = self.connect('admin-system').identity
         resource = resource or self.info['vsm']['limit_resource']
+        before = self._put_limit(project_id, resource, limit)
+        self.addCleanup(self._put_limit, project_id, resource, before)
+        return before
+
+    def _put_limit(self, project_id, resource, limit):
+        idn = self.connect('admin-system').identity
         existing = next(iter(idn.limits(
             project_id=project_id, resource_name=resource,
             service_id=self.info['vsm']['service_id'])), None)
-        if existing is not None:
-            if limit is None:
-                idn.delete_limit(existing.id)
-                self.addCleanup(self._create_limit, project_id,
-                                existing.resource_limit, resource)
-                return None
-            self.addCleanup(idn.update_limit, existing.id,
-                            resource_limit=existing.resource_limit)
-            return idn.update_limit(existing.id, resource_limit=limit)
-        if limit is None:
+        if existing is None:
+            if limit is not None:
+                idn.create_limit(
+                    service_id=self.info['vsm']['service_id'],
+                    project_id=project_id,
+                    region_id=self.info['region'],
+                    resource_limit=limit,
+                    resource_name=resource,
+                )
             return None
-        created = self._create_limit(project_id, limit, resource)
-        self.addCleanup(idn.delete_limit, created.id, ignore_missing=True)
-        return created
-
-    def _create_limit(self, project_id, limit, resource):
-        return self.connect('admin-system').identity.create_limit(
-            service_id=self.info['vsm']['service_id'],
-            project_id=project_id,
-            region_id=self.info['region'],
-            resource_limit=limit,
-            resource_name=resource,
-        )
+        before = existing.resource_limit
+        if limit is None:
+            idn.delete_limit(existing.id)
+        elif limit != before:
+            idn.update_limit(existing.id, resource_limit=limit)
+        return before
 
     @property
     def oslo_limit_config(self):
