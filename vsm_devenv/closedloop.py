@@ -103,6 +103,8 @@ GUEST_ADDR = '10.0.2.15'
 METADATA_ADDR = '169.254.169.254'
 #: Guest paths of the agent's files.
 AGENT_CONF = '/etc/vsm/vsm-agent.conf'
+AGENT_CMD = ['python3', '-m', 'vsm_agent.cmd.agent', '--config-file',
+             AGENT_CONF]
 AGENT_LOG = '/var/log/vsm-agent.log'
 AGENT_STATE = '/var/lib/vsm-agent'
 AGENT_STATUS = '/run/vsm-agent/status.json'
@@ -461,15 +463,7 @@ class ClosedLoop(fixtures.Fixture):
             ['mkdir', '-p', AGENT_STATE, os.path.dirname(AGENT_LOG)]
         )
         self.agent_pid = self.guest.spawn(
-            [
-                'python3',
-                '-m',
-                'vsm_agent.cmd.agent',
-                '--config-file',
-                AGENT_CONF,
-                'run',
-            ],
-            log_path=AGENT_LOG,
+            AGENT_CMD + ['run'], log_path=AGENT_LOG,
         )
         if not getattr(self, '_agent_cleanup', False):
             self.addCleanup(self.stop_agent)
@@ -503,43 +497,12 @@ class ClosedLoop(fixtures.Fixture):
     def agent_status(self, *args):
         """Output of ``vsm-agent status`` in the guest (ExecResult)."""
         return self.guest.exec(
-            [
-                'python3',
-                '-m',
-                'vsm_agent.cmd.agent',
-                '--config-file',
-                AGENT_CONF,
-                'status',
-            ]
-            + list(args),
-            check=False,
-            timeout=120,
+            AGENT_CMD + ['status'] + list(args), check=False, timeout=120,
         )
 
     # ---- driving and watching -----------------------------------------------
     def statvfs(self, name):
         return guest_statvfs(self.guest, self.volume(name).mountpoint)
-
-    def fill(self, name, fraction=None, nbytes=None, path=None, bs_mib=4):
-        """Write zeros until ``fraction`` full (or ``nbytes`` more)."""
-        spec = self.volume(name)
-        used, fs, avail = self.statvfs(name)
-        if nbytes is None:
-            nbytes = max(0, int(fraction * fs) - used)
-        count = max(1, nbytes // (bs_mib * MiB))
-        path = path or '%s/fill-%d' % (spec.mountpoint, time.monotonic_ns())
-        return self.guest.exec(
-            [
-                'dd',
-                'if=/dev/zero',
-                'of=' + path,
-                'bs=%dM' % bs_mib,
-                'count=%d' % count,
-                'conv=fsync',
-            ],
-            check=False,
-            timeout=600,
-        )
 
     def allocate(self, name, fraction=None, nbytes=None):
         """Make a volume ``fraction`` full at once (posix_fallocate)."""
