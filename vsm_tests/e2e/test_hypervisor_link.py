@@ -121,7 +121,7 @@ class HypervisorLinkTest(base.LoopTestCase):
 
         ks = urlsplit(loop.cloud.info['endpoints']['keystone'])
         nova = urlsplit(loop.cloud.info['endpoints']['nova'])
-        cred, secret = loop.app_credential
+        cred, secret = loop.app_credential.id, loop.app_credential.secret
         out = json.loads(
             loop.guest.exec(
                 [
