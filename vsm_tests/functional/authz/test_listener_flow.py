@@ -14,6 +14,8 @@
 RabbitMQ): grants, denials, forgeries, duplicates, crash recovery."""
 
 import json
+import subprocess
+import sys
 import time
 import urllib.request
 
@@ -187,8 +189,8 @@ class TestCrashRecovery(base.ListenerTestCase):
         # (drain it so that the next listener does not see it).
         request = guest.write_request(guest.volume.id, want=2, cur=1)
         self._purge()
-        out = base.subprocess.run(
-            [base.sys.executable, '-m', 'vsm_authz.cmd.listener',
+        out = subprocess.run(
+            [sys.executable, '-m', 'vsm_authz.cmd.listener',
              '--config-file', self.conf_file, '--reconcile-once'],
             cwd=base.REPO, capture_output=True, text=True, timeout=300)
         self.assertEqual(0, out.returncode, out.stdout + out.stderr)
