@@ -45,6 +45,8 @@ import oslo_messaging as messaging
 
 from vsm_authz import conf as vsm_conf
 from vsm_authz import listener
+from vsm_devenv.localcloud import info as info_mod
+from vsm_devenv.localcloud.layout import Layout
 
 SAMPLE = os.path.join(os.path.dirname(__file__), '..', 'vsm_tests',
                       'samples', 'sample-nova-bdms-instance.update.json')
@@ -142,14 +144,8 @@ def bench_rabbitmq(url, count, exchange='nova'):
 
 
 def _local_cloud_url():
-    path = os.path.join(os.environ.get('VSM_LOCALCLOUD_ROOT',
-                                       '/var/tmp/vsm-localcloud'),
-                        'etc', 'localcloud.json')
-    try:
-        with open(path) as f:
-            return json.load(f)['transport_url']
-    except FileNotFoundError:
-        return None
+    info = info_mod.load(Layout())
+    return info['transport_url'] if info else None
 
 
 def main(argv=None):

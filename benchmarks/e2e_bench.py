@@ -122,10 +122,10 @@ def agent_log_events(text, volume_id, offset):
     return out
 
 
-def audit_events(listener, volume_id):
+def audit_events(loop, volume_id):
     """{(event, request_id): host wall time} from the listener's audit log."""
     out = {}
-    for row in listener.db_rows('audit_log'):
+    for row in loop.db_rows('audit_log'):
         if row.get('volume_id') != volume_id:
             continue
         at = row['at']
@@ -177,7 +177,7 @@ def bench_latency(loop, expansions):
     offset = guest_clock_offset(text, [u for _, u in rounds if u], rough)
     print('  guest clock offset: %+.3f s' % offset)
     log = agent_log_events(text, spec.volume_id, offset)
-    audit = audit_events(loop.listener, spec.volume_id)
+    audit = audit_events(loop, spec.volume_id)
     stages = {
         'notification + decision': [],
         'Cinder extend': [],
@@ -304,16 +304,9 @@ def main(argv=None):
     p.add_argument('--skip-race', action='store_true')
     p.add_argument('--skip-latency', action='store_true')
     a = p.parse_args(argv)
-    try:
-        cloud = closedloop.Cloud()
-    except closedloop.ClosedLoopError as e:
-        print('e2e benchmarks skipped: %s' % e)
-        return 0
-    if not cloud.qmp_driver:
-        print(
-            'e2e benchmarks skipped: the local cloud does not run the QMP '
-            'driver'
-        )
+    problem = closedloop.unavailable()
+    if problem:
+        print('e2e benchmarks skipped: %s' % problem)
         return 0
     race = ['race%d' % i for i in range(0 if a.skip_race else a.race_trials)]
     volumes = [closedloop.VolumeSpec('lat', 1, 'ext4-part', '/bench-lat')]
@@ -324,7 +317,6 @@ def main(argv=None):
         volumes=volumes,
         limit_gb=100000,
         listener=True,
-        cloud=cloud,
         name='vsm-bench',
         # a dozen 1 GiB steps grow the volume 13x: beyond the runaway cap
         listener_options={'expansion_policy': {'runaway_factor': '0'}},

@@ -1,6 +1,8 @@
 """Developer environment tooling for VSM (test-only).
 
-Never imported by ``vsm_agent`` or ``vsm_authz``.
+Never imported by ``vsm_agent`` or ``vsm_authz``, and not installed by
+``pip install`` of VSM: run it from the checkout (``python -m
+vsm_devenv.localcloud``), as ``tox`` and ``tools/`` do.
 
 - :mod:`vsm_devenv.localcloud` brings a loopback-only OpenStack (RabbitMQ,
   MariaDB, Keystone, Placement, Nova, Cinder, Neutron API) up and down for

@@ -30,12 +30,17 @@ Everything VSM needs to run for real, end to end, on one machine:
   forwarded to the guest's ``169.254.169.254:80``; Keystone and the Nova
   API forwarded to ``10.0.2.100:5000`` / ``:8774`` in the guest;
 * the authorization listener (a subprocess, own SQLite database after
-  ``vsm-manage db sync``) and the agent inside the guest (``guest.spawn``);
-* an :class:`Observer` that turns what happens (metadata, Cinder size, guest
-  usage, uevents) into a :class:`~vsm_devenv.demo.timeline.Timeline`.
+  ``vsm-manage db sync``, :mod:`vsm_devenv.listener`) and the agent inside
+  the guest (``guest.spawn``).
+
+Everything on the cloud goes through ``loop.cloud``, the
+:class:`~vsm_devenv.localcloud.fixture.LocalCloud` fixture; the paced
+writer is :mod:`vsm_devenv.guest.writer`; the demo's observer lives in
+:mod:`vsm_devenv.demo.observer`.
 
 Usage (the local cloud must run the QMP driver: ``python -m
-vsm_devenv.closedloop prepare`` brings it up or switches nova-compute)::
+vsm_devenv.localcloud up --reuse --nova-driver qmp`` brings it up or
+switches nova-compute; :func:`unavailable` says whether it does)::
 
     loop = ClosedLoop(volumes=[VolumeSpec('data', 1, 'ext4-part', '/data')],
                       limit_gb=10)
@@ -54,42 +59,38 @@ guestfwd relays to 127.0.0.1, so ``ip netns exec <ns>`` with
 ``VSM_LOCALCLOUD_ROOT`` pointing at a second state root runs a private
 cloud next to a shared one (same ports, separate loopback).
 
-Teardown stops the agent, listener, observer, proxy and guest, deletes the
+Teardown stops the agent, listener, proxy and guest, deletes the
 server, volumes and application credential, removes the QMP registrations
 and restores the project's limit, even after a failed setup.
 """
 
 import contextlib
 import dataclasses
-import hashlib
-import hmac
-import http.server
 import json
 import logging
 import os
-import shlex
 import shutil
-import signal
 import socket
-import socketserver
-import subprocess
-import sys
+import sqlite3
 import tempfile
 import threading
 import time
 import typing
-import urllib.error
-import urllib.request
+import urllib.parse
 import uuid
 
 import fixtures
 
 from vsm_agent import protocol
-from vsm_devenv.demo import timeline as timeline_mod
 from vsm_devenv.guest import disks as disks_mod
 from vsm_devenv.guest import harness
+from vsm_devenv.guest import writer
+from vsm_devenv import listener as listener_mod
+from vsm_devenv.localcloud import fixture as localcloud_fixture
 from vsm_devenv.localcloud import info as info_mod
 from vsm_devenv.localcloud import layout as layout_mod
+from vsm_devenv import nova_driver
+from vsm_devenv.wait import wait_for
 
 LOG = logging.getLogger(__name__)
 GiB = 1 << 30
@@ -97,12 +98,13 @@ MiB = 1 << 20
 
 #: Where the guest sees the host's Keystone and Nova API (QEMU guestfwd).
 GUEST_API_ADDR = '10.0.2.100'
+#: The guest's own address (eth0, QEMU user networking).
+GUEST_ADDR = '10.0.2.15'
 METADATA_ADDR = '169.254.169.254'
-NOVA_MICROVERSION = '2.67'
-CINDER_MICROVERSION = '3.42'
-LIMIT_RESOURCE = 'vsm_storage_gigabytes'
 #: Guest paths of the agent's files.
 AGENT_CONF = '/etc/vsm/vsm-agent.conf'
+AGENT_CMD = ['python3', '-m', 'vsm_agent.cmd.agent', '--config-file',
+             AGENT_CONF]
 AGENT_LOG = '/var/log/vsm-agent.log'
 AGENT_STATE = '/var/lib/vsm-agent'
 AGENT_STATUS = '/run/vsm-agent/status.json'
@@ -116,598 +118,24 @@ class ClosedLoopError(RuntimeError):
     """Setting up or driving the loop failed; the message says where."""
 
 
+def unavailable(root=None):
+    """Why the loop cannot run on this machine now, or None if it can."""
+    layout = layout_mod.Layout(root)
+    info = info_mod.load(layout)
+    if not info:
+        return ('the local cloud is not up under %s: run python -m '
+                'vsm_devenv.localcloud up --nova-driver qmp' % layout.root)
+    if info.get('nova_driver') != 'qmp':
+        return ('the local cloud runs nova driver %r; the closed loop needs '
+                '"python -m vsm_devenv.localcloud up --nova-driver qmp"'
+                % info.get('nova_driver'))
+    return None
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout, what, interval=0.25):
-    """Poll ``predicate`` until it returns a truthy value; return it.
-
-    :raises TimeoutError: naming ``what``.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(
-                'timed out after %.0fs waiting for %s' % (timeout, what)
-            )
-        time.sleep(interval)
-
-
-# ------------------------------------------------------------ the cloud --
-
-
-class Cloud:
-    """The running local cloud (``localcloud.json``) and REST helpers.
-
-    Speaks plain REST through keystoneauth1 sessions (explicit microversions
-    and URLs: no client library between the test and the API).
-    """
-
-    def __init__(self, info=None, root=None):
-        self.layout = layout_mod.Layout(root)
-        self.info = info or info_mod.load(self.layout)
-        if not self.info:
-            raise ClosedLoopError(
-                'the local cloud is not up under %s: run python -m '
-                'vsm_devenv.localcloud up --nova-driver qmp' % self.layout.root
-            )
-        self.endpoints = self.info['endpoints']
-        self._sessions = {}
-
-    @property
-    def qmp_driver(self):
-        return self.info.get('nova_driver') == 'qmp'
-
-    def session(self, name):
-        """A keystoneauth1 session: ``admin``, ``admin-system``, ``demo``."""
-        if name not in self._sessions:
-            from keystoneauth1.identity import v3
-            from keystoneauth1 import session as ks_session
-
-            kw = dict(
-                auth_url=self.info['auth_url'],
-                username=name.split('-')[0],
-                password=self.info['password'],
-                user_domain_name='Default',
-            )
-            if name == 'admin-system':
-                kw['system_scope'] = 'all'
-            else:
-                kw.update(project_name=name, project_domain_name='Default')
-            self._sessions[name] = ks_session.Session(auth=v3.Password(**kw))
-        return self._sessions[name]
-
-    def project_id(self, name='demo'):
-        return self.info['projects'][name]
-
-    def user_id(self, name='demo'):
-        return self.info['users'][name]
-
-    # raw helpers: return the decoded JSON body (or None)
-    def _call(
-        self,
-        who,
-        method,
-        url,
-        body=None,
-        headers=None,
-        ok=(200, 201, 202, 204),
-    ):
-        resp = self.session(who).request(
-            url, method, json=body, headers=headers or {}, raise_exc=False
-        )
-        if resp.status_code not in ok:
-            raise ClosedLoopError(
-                '%s %s as %s: HTTP %s %s'
-                % (method, url, who, resp.status_code, resp.text[:500])
-            )
-        if resp.status_code == 404 and 404 in ok:
-            return None
-        try:
-            return resp.json()
-        except ValueError:
-            return None
-
-    def nova(
-        self, method, path, body=None, who='admin', ok=(200, 201, 202, 204)
-    ):
-        return self._call(
-            who,
-            method,
-            self.endpoints['nova'] + path,
-            body,
-            {'OpenStack-API-Version': 'compute ' + NOVA_MICROVERSION},
-            ok,
-        )
-
-    def cinder(
-        self, method, path, body=None, who='admin', ok=(200, 201, 202, 204)
-    ):
-        # the URL carries the caller's project; admin reaches other
-        # projects' volumes by id
-        url = '%s/%s%s' % (
-            self.endpoints['cinder'],
-            self.session(who).get_project_id(),
-            path,
-        )
-        return self._call(
-            who,
-            method,
-            url,
-            body,
-            {'OpenStack-API-Version': 'volume ' + CINDER_MICROVERSION},
-            ok,
-        )
-
-    def keystone(
-        self,
-        method,
-        path,
-        body=None,
-        who='admin-system',
-        ok=(200, 201, 202, 204),
-    ):
-        return self._call(
-            who, method, self.info['auth_url'] + path, body, None, ok
-        )
-
-    # ---- volumes ------------------------------------------------------------
-    def create_volume(self, name, size_gb, bootable=False, volume_type='fake'):
-        vol = self.cinder(
-            'POST',
-            '/volumes',
-            {
-                'volume': {
-                    'name': name,
-                    'size': size_gb,
-                    'volume_type': volume_type,
-                }
-            },
-            who='demo',
-        )['volume']
-        self.wait_volume(vol['id'], 'available')
-        if bootable:
-            self.cinder(
-                'POST',
-                '/volumes/%s/action' % vol['id'],
-                {'os-set_bootable': {'bootable': True}},
-                who='demo',
-            )
-        return vol['id']
-
-    def volume(self, volume_id):
-        return self.cinder('GET', '/volumes/%s' % volume_id, who='admin')[
-            'volume'
-        ]
-
-    def volume_size(self, volume_id):
-        return int(self.volume(volume_id)['size'])
-
-    def wait_volume(self, volume_id, status, timeout=60):
-        def check():
-            vol = self.cinder('GET', '/volumes/%s' % volume_id, who='demo')[
-                'volume'
-            ]
-            if vol['status'].startswith('error'):
-                raise ClosedLoopError(
-                    'volume %s went to %s' % (volume_id, vol['status'])
-                )
-            return vol['status'] == status
-
-        wait_for(check, timeout, 'volume %s %s' % (volume_id, status))
-
-    def extend_volume(self, volume_id, new_size_gb, who='admin'):
-        """Cinder os-extend of an in-use volume (3.42), admin by default."""
-        self.cinder(
-            'POST',
-            '/volumes/%s/action' % volume_id,
-            {'os-extend': {'new_size': int(new_size_gb)}},
-            who=who,
-        )
-
-    def delete_volume(self, volume_id, timeout=60):
-        self.cinder(
-            'DELETE', '/volumes/%s' % volume_id, who='admin', ok=(202, 404)
-        )
-        wait_for(
-            lambda: (
-                self.cinder(
-                    'GET',
-                    '/volumes/%s' % volume_id,
-                    who='admin',
-                    ok=(200, 404),
-                )
-                is None
-                or self._volume_gone(volume_id)
-            ),
-            timeout,
-            'volume %s deleted' % volume_id,
-        )
-
-    def _volume_gone(self, volume_id):
-        vol = self.cinder(
-            'GET', '/volumes/%s' % volume_id, who='admin', ok=(200, 404)
-        )
-        return vol is None or vol['volume']['status'] == 'deleted'
-
-    # ---- servers ------------------------------------------------------------
-    def boot_from_volume(self, name, boot_volume, data_volumes, timeout=120):
-        """Boot a ``demo`` server from ``boot_volume`` + ``data_volumes``."""
-        bdm = [
-            {
-                'boot_index': 0,
-                'uuid': boot_volume,
-                'source_type': 'volume',
-                'destination_type': 'volume',
-                'delete_on_termination': False,
-            }
-        ]
-        bdm += [
-            {
-                'boot_index': -1,
-                'uuid': vid,
-                'source_type': 'volume',
-                'destination_type': 'volume',
-                'delete_on_termination': False,
-            }
-            for vid in data_volumes
-        ]
-        server = self.nova(
-            'POST',
-            '/servers',
-            {
-                'server': {
-                    'name': name,
-                    'flavorRef': self.info['flavor']['id'],
-                    'networks': 'none',
-                    'block_device_mapping_v2': bdm,
-                }
-            },
-            who='demo',
-        )['server']
-        server_id = server['id']
-
-        def active():
-            s = self.nova('GET', '/servers/%s' % server_id, who='demo')[
-                'server'
-            ]
-            if s['status'] == 'ERROR':
-                raise ClosedLoopError(
-                    'server %s went to ERROR: %s' % (server_id, s.get('fault'))
-                )
-            return s['status'] == 'ACTIVE' and not s.get(
-                'OS-EXT-STS:task_state'
-            )
-
-        wait_for(active, timeout, 'server %s ACTIVE' % server_id)
-        for vid in data_volumes:
-            self.wait_volume(vid, 'in-use')
-        return server_id
-
-    def delete_server(self, server_id, timeout=60):
-        self.nova('DELETE', '/servers/%s' % server_id, ok=(204, 404))
-        wait_for(
-            lambda: (
-                self.nova('GET', '/servers/%s' % server_id, ok=(200, 404))
-                is None
-            ),
-            timeout,
-            'server %s deleted' % server_id,
-        )
-
-    def server_metadata(self, server_id, who='admin'):
-        return self.nova('GET', '/servers/%s/metadata' % server_id, who=who)[
-            'metadata'
-        ]
-
-    def instance_actions(self, server_id):
-        return self.nova(
-            'GET',
-            '/servers/%s/os-instance-actions' % server_id,
-        )['instanceActions']
-
-    # ---- application credentials --------------------------------------------
-    def nova_path_prefix(self):
-        """Nova's mount path ('' here, '/compute' on DevStack)."""
-        from urllib.parse import urlsplit
-
-        path = urlsplit(self.endpoints['nova']).path  # e.g. '/v2.1'
-        return path[: -len('/v2.1')] if path.endswith('/v2.1') else ''
-
-    def create_app_credential(self, server_id, name=None):
-        """App credential of ``demo`` (member) for the server's metadata only.
-
-        Returns ``(id, secret)``. Access rules are only honoured because the
-        local cloud's nova.conf sets ``[keystone_authtoken] service_type =
-        compute``.
-        """
-        base = '/v2.1/servers/%s/metadata' % server_id
-        if self.nova_path_prefix():
-            base = '**' + base
-        rules = [
-            {'service': 'compute', 'method': m, 'path': p}
-            for p in (base, base + '/*')
-            for m in ('GET', 'PUT')
-        ]
-        rules.append({'service': 'compute', 'method': 'POST', 'path': base})
-        body = {
-            'application_credential': {
-                'name': name or 'vsm-agent-%s' % server_id,
-                'description': 'VSM agent of server %s (closed-loop test)'
-                % server_id,
-                'roles': [{'name': 'member'}],
-                'access_rules': rules,
-            }
-        }
-        cred = self.keystone(
-            'POST',
-            '/users/%s/application_credentials' % self.user_id(),
-            body,
-            who='demo',
-        )['application_credential']
-        return cred['id'], cred['secret']
-
-    def delete_app_credential(self, cred_id):
-        self.keystone(
-            'DELETE',
-            '/users/%s/application_credentials/%s' % (self.user_id(), cred_id),
-            who='demo',
-            ok=(204, 404),
-        )
-
-    # ---- Keystone unified limits --------------------------------------------
-    def project_limit(self, project='demo', resource=LIMIT_RESOURCE):
-        """``(limit id, value)`` of the project's override, or (None, None)."""
-        limits = self.keystone(
-            'GET',
-            '/limits?project_id=%s&resource_name=%s&service_id=%s'
-            % (
-                self.project_id(project),
-                resource,
-                self.info['vsm']['service_id'],
-            ),
-        )['limits']
-        if not limits:
-            return None, None
-        return limits[0]['id'], limits[0]['resource_limit']
-
-    def set_project_limit(
-        self, value, project='demo', resource=LIMIT_RESOURCE
-    ):
-        """Create or update the project's limit; returns the old value."""
-        limit_id, old = self.project_limit(project, resource)
-        if limit_id is None:
-            self.keystone(
-                'POST',
-                '/limits',
-                {
-                    'limits': [
-                        {
-                            'service_id': self.info['vsm']['service_id'],
-                            'project_id': self.project_id(project),
-                            'region_id': self.info['region'],
-                            'resource_name': resource,
-                            'resource_limit': int(value),
-                            'description': 'set by vsm_devenv.closedloop',
-                        }
-                    ]
-                },
-            )
-        else:
-            self.keystone(
-                'PATCH',
-                '/limits/%s' % limit_id,
-                {'limit': {'resource_limit': int(value)}},
-            )
-        return old
-
-    def delete_project_limit(self, project='demo', resource=LIMIT_RESOURCE):
-        limit_id, _ = self.project_limit(project, resource)
-        if limit_id:
-            self.keystone('DELETE', '/limits/%s' % limit_id, ok=(204, 404))
-
-    # ---- QMP registry (vsm_devenv.nova_driver.QMPFakeDriver) ----------------
-    def qmp_registry_path(self, volume_id):
-        return os.path.join(
-            self.info.get('qmp_registry_dir', str(self.layout.qmp)),
-            '%s.json' % volume_id,
-        )
-
-    def register_qmp(self, volume_id, qmp_socket, node_name):
-        path = self.qmp_registry_path(volume_id)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = path + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump({'qmp_socket': qmp_socket, 'node_name': node_name}, f)
-        os.replace(tmp, path)
-        return path
-
-
-def cloud_state(root=None):
-    """'qmp' if a local cloud with the QMP driver is up, 'other', or None."""
-    layout = layout_mod.Layout(root)
-    info = info_mod.load(layout)
-    if not info:
-        return None
-    env = dict(os.environ, VSM_LOCALCLOUD_ROOT=str(layout.root))
-    rc = subprocess.run([sys.executable, '-m', 'vsm_devenv.localcloud',
-                         'status'], capture_output=True, env=env).returncode
-    if rc:
-        return None
-    return 'qmp' if info.get('nova_driver') == 'qmp' else 'other'
-
-
-def prepare_cloud(log_path=None, say=None, root=None):
-    """Make sure the local cloud runs with the QMP driver; True if started.
-
-    A running cloud is reused (nova-compute switched to the QMP driver if
-    needed); else a fresh one is brought up with it.
-    """
-    say = say or (lambda text: LOG.info('%s', text))
-    layout = layout_mod.Layout(root)
-    env = dict(os.environ, VSM_LOCALCLOUD_ROOT=str(layout.root))
-    log_path = log_path or os.path.join(tempfile.gettempdir(),
-                                        'vsm-localcloud-up.log')
-
-    def localcloud(*args):
-        with open(log_path, 'ab') as log:
-            rc = subprocess.run(
-                [sys.executable, '-m', 'vsm_devenv.localcloud'] + list(args),
-                stdout=log, stderr=subprocess.STDOUT, env=env).returncode
-        if rc:
-            raise ClosedLoopError('vsm_devenv.localcloud %s failed; see %s'
-                                  % (' '.join(args), log_path))
-
-    state = cloud_state(root)
-    if state == 'qmp':
-        say('A local OpenStack cloud is already running: using it.')
-        return False
-    if state == 'other':
-        say('A local OpenStack cloud is running: switching its compute '
-            'service to the test hypervisor link.')
-    else:
-        say('Starting a local OpenStack cloud (Keystone, Nova, Cinder, '
-            'Neutron, Placement, RabbitMQ, MariaDB) on 127.0.0.1; the '
-            'first run installs packages (a few minutes)...')
-    localcloud('up', '--reuse', '--nova-driver', 'qmp')
-    say('Local cloud up.')
-    return state is None
-
-
-# --------------------------------------------------------- metadata proxy --
-
-
-class _ProxyHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = 'HTTP/1.0'
-
-    def do_GET(self):  # noqa: N802 (http.server naming)
-        proxy = self.server.proxy
-        req = urllib.request.Request(
-            proxy.metadata_url + self.path,
-            headers={
-                'X-Instance-ID': proxy.instance_id,
-                'X-Tenant-ID': proxy.project_id,
-                'X-Instance-ID-Signature': proxy.signature,
-                'X-Forwarded-For': proxy.guest_ip,
-            },
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                status, body, ctype = (
-                    resp.status,
-                    resp.read(),
-                    resp.headers.get('Content-Type', 'text/plain'),
-                )
-        except urllib.error.HTTPError as e:
-            status, body, ctype = e.code, e.read(), 'text/plain'
-        except OSError as e:
-            status, body, ctype = 502, str(e).encode(), 'text/plain'
-        proxy.requests += 1
-        self.send_response(status)
-        self.send_header('Content-Type', ctype)
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, fmt, *args):
-        LOG.debug('metadata proxy: ' + fmt, *args)
-
-
-class _ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-class SigningMetadataProxy(fixtures.Fixture):
-    """Neutron's metadata proxy for one instance: signs the instance headers.
-
-    Used only when :mod:`vsm_devenv.localcloud` offers no ``MetadataProxy``.
-    """
-
-    def __init__(
-        self,
-        metadata_url,
-        shared_secret,
-        instance_id,
-        project_id,
-        port=None,
-        guest_ip='10.0.2.15',
-    ):
-        super().__init__()
-        self.metadata_url = metadata_url.rstrip('/')
-        self.instance_id = instance_id
-        self.project_id = project_id
-        self.signature = hmac.new(
-            shared_secret.encode(), instance_id.encode(), hashlib.sha256
-        ).hexdigest()
-        self.port = port or _free_port()
-        self.guest_ip = guest_ip
-        self.requests = 0
-
-    def _setUp(self):
-        server = _ThreadingServer(('127.0.0.1', self.port), _ProxyHandler)
-        server.proxy = self
-        thread = threading.Thread(
-            target=server.serve_forever, name='metadata-proxy', daemon=True
-        )
-        thread.start()
-        self.addCleanup(server.server_close)
-        self.addCleanup(server.shutdown)
-
-    @property
-    def url(self):
-        return 'http://127.0.0.1:%d' % self.port
-
-
-class _StartStopFixture(fixtures.Fixture):
-    """Wraps an object with start()/stop() as a fixture."""
-
-    def __init__(self, obj):
-        super().__init__()
-        self.obj = obj
-
-    def _setUp(self):
-        self.obj.start()
-        self.addCleanup(self.obj.stop)
-
-    def __getattr__(self, name):
-        return getattr(self.obj, name)
-
-
-def metadata_proxy(cloud, instance_id, port):
-    """A fixture serving ``instance_id``'s metadata on ``port`` (signed).
-
-    The local cloud's
-    :class:`vsm_devenv.localcloud.metadata_proxy.MetadataProxy`
-    when it is there, else :class:`SigningMetadataProxy`.
-    """
-    meta = cloud.info['metadata']
-    try:
-        from vsm_devenv.localcloud import metadata_proxy as lc_proxy
-    except ImportError:
-        return SigningMetadataProxy(
-            meta['url'],
-            meta['shared_secret'],
-            instance_id,
-            cloud.project_id(),
-            port=port,
-        )
-    return _StartStopFixture(
-        lc_proxy.MetadataProxy(
-            instance_id,
-            cloud.project_id(),
-            meta['url'],
-            meta['shared_secret'],
-            port=port,
-            forwarded_for='10.0.2.15',
-        )
-    )
 
 
 # ------------------------------------------------------------ the guest --
@@ -740,443 +168,13 @@ def guest_statvfs(guest, mountpoint):
     return (blocks - free) * bsize, blocks * bsize, avail * bsize
 
 
-# ---------------------------------------------------------- the listener --
-
-
-def _render_ini(sections):
-    """``{section: {option: value}}`` as the text of an INI file."""
-    lines = []
-    for section, opts in sections.items():
-        lines.append('[%s]' % section)
-        lines += ['%s = %s' % (k, v) for k, v in opts.items()]
-        lines.append('')
-    return '\n'.join(lines)
-
-
-def _write(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, 'w') as f:
-        f.write(text)
-    return path
-
-
-_DB_SYNC = """
-import sys
-from oslo_config import cfg
-from vsm_authz.db import api, migration
-api.register_opts(cfg.CONF)
-cfg.CONF(['--config-file', sys.argv[1]], project='vsm')
-api.configure(cfg.CONF)
-migration.upgrade()
-"""
-
-
-def _module_exists(name):
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ImportError:
-        return False
-
-
-class AuthzListener(fixtures.Fixture):
-    """``vsm-authz-listener`` as a subprocess on the local cloud.
-
-    Writes ``vsm.conf`` (RabbitMQ, the ``vsm`` service user, oslo.limit
-    through the vsm endpoint, an SQLite database), runs ``vsm-manage db
-    sync`` and starts the listener; its log is ``<workdir>/listener.log``.
-    ``extra`` adds ``{section: {option: value}}`` to the config.
-    """
-
-    def __init__(self, cloud, workdir, extra=None, python=None):
-        super().__init__()
-        self.cloud = cloud
-        self.workdir = workdir
-        self.extra = extra or {}
-        self.python = python or sys.executable
-        self.conf_path = os.path.join(workdir, 'vsm.conf')
-        self.log_path = os.path.join(workdir, 'listener.log')
-        self.db_path = os.path.join(workdir, 'vsm.sqlite')
-        self.proc = None
-
-    def config(self):
-        info = self.cloud.info
-        auth = {
-            'auth_type': 'password',
-            'auth_url': info['auth_url'],
-            'username': 'vsm',
-            'password': info['password'],
-            'user_domain_name': 'Default',
-            'project_name': 'service',
-            'project_domain_name': 'Default',
-        }
-        region = {'region_name': info['region']}
-        sections = {
-            'DEFAULT': {
-                'transport_url': info['transport_url'],
-                'state_path': self.workdir,
-                'debug': 'true',
-                'log_file': self.log_path,
-            },
-            'database': {'connection': 'sqlite:///' + self.db_path},
-            'oslo_messaging_notifications': {'driver': 'messagingv2'},
-            'listener': {
-                'topics': info['notifications']['topic'],
-                'exchange': info['notifications']['exchange'],
-            },
-            'service_auth': auth,
-            'nova': dict(region),
-            'cinder': dict(region),
-            'oslo_limit': {
-                'auth_type': 'password',
-                'auth_url': info['auth_url'],
-                'username': 'vsm',
-                'password': info['password'],
-                'user_domain_name': 'Default',
-                'system_scope': 'all',
-                'endpoint_id': info['vsm']['endpoint_id'],
-            },
-            # the e2e tier changes limits between scenarios: no caching
-            'unified_limits': {'cache_seconds': '0'},
-            'expansion_policy': {'cooldown_seconds': '0'},
-            'reconcile': {'interval': '30', 'initial_delay': '5'},
-        }
-        for section, opts in self.extra.items():
-            sections.setdefault(section, {}).update(opts)
-        return _render_ini(sections)
-
-    def _setUp(self):
-        os.makedirs(self.workdir, exist_ok=True)
-        _write(self.conf_path, self.config())
-        if _module_exists('vsm_authz.cmd.manage'):
-            argv = [
-                self.python,
-                '-m',
-                'vsm_authz.cmd.manage',
-                '--config-file',
-                self.conf_path,
-                'db',
-                'sync',
-            ]
-        else:  # vsm-manage not there yet: the same alembic upgrade, directly
-            argv = [self.python, '-c', _DB_SYNC, self.conf_path]
-        sync = subprocess.run(argv, capture_output=True, text=True)
-        if sync.returncode:
-            raise ClosedLoopError(
-                'vsm-manage db sync failed: %s%s'
-                % (sync.stdout[-2000:], sync.stderr[-2000:])
-            )
-        out = open(os.path.join(self.workdir, 'listener.stdout'), 'ab')
-        self.addCleanup(out.close)
-        self.proc = subprocess.Popen(
-            [
-                self.python,
-                '-m',
-                'vsm_authz.cmd.listener',
-                '--config-file',
-                self.conf_path,
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.addCleanup(self.stop)
-        # ready when it logs that it consumes
-        wait_for(
-            lambda: (
-                self.proc.poll() is not None
-                or self._log_says('listening', 'started', 'consuming')
-            ),
-            60,
-            'the authz listener to start',
-            interval=0.5,
-        )
-        if self.proc.poll() is not None:
-            raise ClosedLoopError(
-                'vsm-authz-listener exited with %s: %s'
-                % (self.proc.returncode, self.tail())
-            )
-
-    def _log_says(self, *words):
-        text = self.tail(20000).lower()
-        return any(w in text for w in words)
-
-    def tail(self, n=3000):
-        chunks = []
-        for path in (
-            self.log_path,
-            os.path.join(self.workdir, 'listener.stdout'),
-        ):
-            try:
-                with open(path, errors='replace') as f:
-                    chunks.append(f.read()[-n:])
-            except OSError:
-                pass
-        return '\n'.join(chunks)
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
-    def db_rows(self, table):
-        """Rows of a table of the listener's SQLite database, as dicts."""
-        import sqlite3
-
-        con = sqlite3.connect(self.db_path, timeout=10)
-        try:
-            con.row_factory = sqlite3.Row
-            return [dict(r) for r in con.execute('SELECT * FROM %s' % table)]
-        finally:
-            con.close()
-
-    def db_tables(self):
-        import sqlite3
-
-        con = sqlite3.connect(self.db_path, timeout=10)
-        try:
-            return [
-                r[0]
-                for r in con.execute(
-                    "SELECT name FROM sqlite_master WHERE type='table'"
-                )
-            ]
-        finally:
-            con.close()
-
-
-# ------------------------------------------------------------ observer --
-
-
-class Observer(threading.Thread):
-    """Turns what the cloud and the guest show into a Timeline, as it happens.
-
-    Every ``interval`` seconds: the server's metadata (Nova API, admin), each
-    volume's Cinder size, each filesystem's usage in the guest; plus the
-    guest kernel's block uevents (``RESIZE=1``: the disk grew). Each new
-    request/response state becomes one event; ``on_sample``/``on_event``
-    callbacks feed a live view.
-    """
-
-    def __init__(
-        self,
-        loop,
-        interval=0.5,
-        on_sample=None,
-        on_event=None,
-        timeline=None,
-        volume=None,
-    ):
-        super().__init__(name='vsm-closedloop-observer', daemon=True)
-        self.loop = loop
-        self.interval = interval
-        self.timeline = timeline or timeline_mod.Timeline()
-        self.on_sample = on_sample
-        self.on_event = on_event
-        self.volume = volume or loop.volumes[0].name
-        self._halt = threading.Event()
-        self._seen = {}
-        self._granted = set()
-        self._sizes = {}
-        self._uevent_cursor = loop.guest.uevent_cursor()
-        self.errors = []
-        #: [(t, kind, volume name, request/response/size)]
-        self.log = []
-
-    def stop(self):
-        self._halt.set()
-        self.join(timeout=30)
-
-    def event(self, kind, text, t=None):
-        ev = self.timeline.event(kind, text, t)
-        if self.on_event:
-            self.on_event(ev)
-        return ev
-
-    def run(self):
-        while not self._halt.is_set():
-            try:
-                self.poll_once()
-            except (
-                Exception
-            ) as e:  # keep observing: a failed poll is not fatal
-                self.errors.append(repr(e))
-                LOG.debug('observer poll failed: %r', e)
-            self._halt.wait(self.interval)
-
-    def poll_once(self):
-        loop = self.loop
-        now = self.timeline.now
-        self._poll_uevents()
-        meta = loop.cloud.server_metadata(loop.server_id)
-        entries = protocol.read_metadata(meta)
-        for spec in loop.volumes:
-            entry = entries.get(spec.volume_id)
-            if entry is not None:
-                self._diff(spec, entry)
-            size = loop.cloud.volume_size(spec.volume_id)
-            if self._sizes.get(spec.volume_id) not in (None, size):
-                self.log.append((now(), 'cinder_size', spec.name, size))
-                self.event(
-                    'extended',
-                    '%snow %d GiB (Cinder)' % (self._who(spec), size),
-                )
-            self._sizes[spec.volume_id] = size
-            if spec.name == self.volume and spec.layout:
-                used, fs, _ = guest_statvfs(loop.guest, spec.mountpoint)
-                sample = self.timeline.sample(used, fs, size)
-                if self.on_sample:
-                    self.on_sample(sample)
-
-    def _poll_uevents(self):
-        guest = self.loop.guest
-        events = guest.uevents(self._uevent_cursor)
-        if not events:
-            return
-        self._uevent_cursor = events[-1]['seq'] + 1
-        by_dev = {
-            os.path.basename(guest.device_for_serial(s.volume_id)): s
-            for s in self.loop.volumes
-        }
-        for ev in events:
-            env = ev['env']
-            spec = by_dev.get(env.get('DEVNAME'))
-            if spec is None or env.get('RESIZE') != '1':
-                continue
-            t = ev['t_host'] - self.timeline.start
-            try:
-                size = guest.disk_size_bytes('/dev/' + env['DEVNAME'])
-                text = '%s%.1f GiB (guest kernel)' % (
-                    self._who(spec), size / GiB)
-            except Exception:
-                text = '%scapacity change' % self._who(spec)
-            self.log.append((t, 'resized', spec.name, None))
-            self.event('resized', text, t=t)
-
-    def _who(self, spec):
-        """'' when one filesystem is watched, else '<name>: '."""
-        watched = [v for v in self.loop.volumes if v.layout]
-        return '' if len(watched) <= 1 else spec.name + ': '
-
-    def _diff(self, spec, entry):
-        now = self.timeline.now()
-        who = self._who(spec)
-        req, resp = entry.request, entry.response
-        if req is not None:
-            key = (spec.volume_id, 'req')
-            sig = (req.request_id, req.state)
-            if self._seen.get(key) != sig:
-                self._seen[key] = sig
-                self.log.append((now, 'req', spec.name, req))
-                if req.state is protocol.RequestState.REQUESTED:
-                    self.event('request', '%sfrom %d to %d GiB (%s)' % (
-                        who, req.current_gb, req.requested_gb,
-                        _plain_reason(req.reason)))
-                elif req.state is protocol.RequestState.GROWN:
-                    self.event('grown', '%spartition and filesystem now '
-                               'fill %d GiB' % (who, req.current_gb))
-                else:
-                    self.event('failed', '%sthe guest could not grow (%s)'
-                               % (who, req.reason))
-        if resp is not None:
-            key = (spec.volume_id, 'resp')
-            sig = (resp.request_id, resp.state)
-            if self._seen.get(key) != sig:
-                self._seen[key] = sig
-                self.log.append((now, 'resp', spec.name, resp))
-                state = resp.state.value
-                reason = _plain_reason(resp.reason)
-                text = {
-                    'pending': 'a human must approve %d GiB' % resp.size_gb,
-                    'granted': 'the volume will grow to %d GiB'
-                               % resp.size_gb,
-                    'denied': '%s; the volume stays at %d GiB'
-                              % (reason, resp.size_gb),
-                    'extended': 'VSM reports the volume at %d GiB'
-                                % resp.size_gb,
-                    'failed': 'the extend failed (%s); volume at %d GiB'
-                              % (reason, resp.size_gb),
-                }[state]
-                if state == 'granted':
-                    self._granted.add(resp.request_id)
-                elif state == 'extended':
-                    # a quick grant may be seen only as 'extended': show it;
-                    # Cinder's size change is shown already ('extended')
-                    if resp.request_id not in self._granted:
-                        self._granted.add(resp.request_id)
-                        self.event('granted', who + 'the volume will grow '
-                                   'to %d GiB' % resp.size_gb)
-                    return
-                self.event(state, who + text)
-
-
-_REASONS = {
-    'used_pct': 'disk nearly full',
-    'free_pct': 'little free space left',
-    'free_bytes': 'free space below the floor',
-    'inodes': 'out of file slots',
-    'predicted': 'will be full soon at this rate',
-    'emergency': 'almost completely full',
-    'over_limit': "the project's storage limit is reached",
-    'quota': 'Cinder quota reached',
-    'max_size': 'largest allowed size reached',
-    'cooldown': 'asked too often',
-    'rate': 'too many requests',
-    'runaway': 'growing suspiciously fast',
-    'ok': 'within the limits',
+#: vsm.conf options of the loop's listener, under ``listener_options``.
+LISTENER_OPTIONS = {
+    # the e2e tier changes limits between scenarios: no caching
+    'unified_limits': {'cache_seconds': '0'},
+    'expansion_policy': {'cooldown_seconds': '0'},
+    'reconcile': {'interval': '30', 'initial_delay': '5'},
 }
-
-
-def _plain_reason(code):
-    return _REASONS.get(code, code)
-
-
-#: The writer script as the guest sees it (the repo is shared at /opt/vsm).
-WRITER_GUEST_PATH = '/opt/vsm/vsm_devenv/demo/writer.py'
-
-
-class Writer:
-    """A paced writer in the guest (see :mod:`vsm_devenv.demo.writer`)."""
-
-    def __init__(self, guest, pid, log_path):
-        self.guest = guest
-        self.pid = pid
-        self.log_path = log_path
-
-    def lines(self):
-        try:
-            text = self.guest.read_file(self.log_path).decode(errors='replace')
-        except Exception:
-            return []
-        out = []
-        for line in text.splitlines():
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                out.append({'text': line})
-        return out
-
-    def running(self):
-        return self.guest.poll(self.pid) is None
-
-    def wait(self, timeout=600):
-        """Wait for the end; returns the summary (``enospc``, ``rate_mb``)."""
-        self.guest.wait_exit(self.pid, timeout=timeout)
-        for line in reversed(self.lines()):
-            if line.get('done'):
-                return line
-        raise ClosedLoopError(
-            'writer ended without a summary: %s' % self.lines()[-5:]
-        )
-
-    def stop(self):
-        if self.running():
-            self.guest.kill(self.pid)
 
 
 # -------------------------------------------------------- the fixture --
@@ -1192,6 +190,11 @@ class ClosedLoop(fixtures.Fixture):
     :param listener_options: ``{section: {option: value}}`` for vsm.conf
     :param agent/listener: start them during setup
     :param memory_mb: guest RAM
+    :param root: the local cloud's state root (default
+        ``$VSM_LOCALCLOUD_ROOT``)
+
+    ``cloud`` is the loop's :class:`~vsm_devenv.localcloud.fixture.LocalCloud`
+    (set up with the loop): use it to read or extend what the loop made.
     """
 
     def __init__(
@@ -1204,7 +207,7 @@ class ClosedLoop(fixtures.Fixture):
         listener=False,
         memory_mb=384,
         workdir=None,
-        cloud=None,
+        root=None,
         name='vsm-e2e',
     ):
         super().__init__()
@@ -1216,7 +219,8 @@ class ClosedLoop(fixtures.Fixture):
         self._want_listener = listener
         self.memory_mb = memory_mb
         self.workdir = workdir
-        self.cloud = cloud
+        self.root = root
+        self.cloud = None
         self.name = name
         self.guest = None
         self.server_id = None
@@ -1240,43 +244,32 @@ class ClosedLoop(fixtures.Fixture):
         self.timings[what] = round(time.monotonic() - t0, 2)
 
     def _setUp(self):
-        self.cloud = self.cloud or Cloud()
-        if not self.cloud.qmp_driver:
-            LOG.warning(
-                'the local cloud runs nova driver %r, not qmp: Cinder extends '
-                'will '
-                'not reach the guest',
-                self.cloud.info.get('nova_driver'),
-            )
+        # The cloud's own cleanups delete the server, volumes, credential
+        # and limit after everything else here has stopped.
+        self.cloud = localcloud_fixture.LocalCloud(self.root)
+        self.cloud.setUp()
+        self.addCleanup(self._quietly, self.cloud.cleanUp)
+        if self.cloud.info.get('nova_driver') != 'qmp':
+            LOG.warning('the local cloud runs nova driver %r, not qmp: Cinder '
+                        'extends will not reach the guest',
+                        self.cloud.info.get('nova_driver'))
         if self.workdir is None:
             self.workdir = tempfile.mkdtemp(prefix='vsm-closedloop-')
             self.addCleanup(shutil.rmtree, self.workdir, True)
-        tag = uuid.uuid4().hex[:6]
+        tag = '%s-%s' % (self.name, uuid.uuid4().hex[:6])
         # 1. volumes (fast: fake backend), then server and guest in parallel
         with self._timed('volumes'):
             self.boot_volume_id = self.cloud.create_volume(
-                '%s-%s-boot' % (self.name, tag), 1, bootable=True
-            )
-            self.addCleanup(
-                self._quietly, self.cloud.delete_volume, self.boot_volume_id
-            )
+                1, bootable=True, name=tag + '-boot').id
             for spec in self.volumes:
                 spec.volume_id = self.cloud.create_volume(
-                    '%s-%s-%s' % (self.name, tag, spec.name), spec.size_gb
-                )
-                self.addCleanup(
-                    self._quietly, self.cloud.delete_volume, spec.volume_id
-                )
+                    spec.size_gb, name='%s-%s' % (tag, spec.name)).id
                 spec.disk = disks_mod.DataDisk(
-                    spec.size_gb * GiB, spec.volume_id
-                )
+                    spec.size_gb * GiB, spec.volume_id)
         proxy_port = _free_port()
-        ports = self.cloud.info['endpoints']
-        from urllib.parse import urlsplit
-
         forwards = [harness.GuestForward(METADATA_ADDR, 80, proxy_port)]
         for service in ('keystone', 'nova'):
-            port = urlsplit(ports[service]).port
+            port = self._endpoint(service).port
             forwards.append(harness.GuestForward(GUEST_API_ADDR, port, port))
         self.guest = harness.Guest(
             disks=[s.disk for s in self.volumes],
@@ -1291,9 +284,9 @@ class ClosedLoop(fixtures.Fixture):
         def boot_server():
             try:
                 t0 = time.monotonic()
-                boot['server'] = self.cloud.boot_from_volume(
-                    '%s-%s' % (self.name, tag), self.boot_volume_id,
-                    [s.volume_id for s in self.volumes])
+                boot['server'] = self.cloud.boot_server(
+                    self.boot_volume_id, [s.volume_id for s in self.volumes],
+                    name=tag).id
                 boot['server_s'] = time.monotonic() - t0
             except BaseException as e:
                 boot['error'] = e
@@ -1306,19 +299,19 @@ class ClosedLoop(fixtures.Fixture):
                 self.guest.start()
         finally:
             thread.join()
-            if 'server' in boot:
-                self.server_id = boot['server']
-                self.addCleanup(self._quietly, self.cloud.delete_server,
-                                self.server_id)
+            self.server_id = boot.get('server')
         if 'error' in boot:
             raise boot['error']
         self.timings['server boot'] = round(boot['server_s'], 2)
         # 2. the hypervisor link: QMP registry entries for volume-extended
+        registry = self.cloud.info.get('qmp_registry_dir',
+                                       str(self.cloud.layout.qmp))
         for spec in self.volumes:
-            path = self.cloud.register_qmp(
-                spec.volume_id, self.guest.qmp_socket_path, spec.disk.node_name
-            )
-            self.addCleanup(self._quietly, os.unlink, path)
+            nova_driver.register_volume(registry, spec.volume_id,
+                                        self.guest.qmp_socket_path,
+                                        spec.disk.node_name)
+            self.addCleanup(self._quietly, nova_driver.unregister_volume,
+                            registry, spec.volume_id)
         # 3. disks laid out and mounted
         with self._timed('guest disks'):
             for spec in self.volumes:
@@ -1327,27 +320,41 @@ class ClosedLoop(fixtures.Fixture):
                         spec.layout, spec.volume_id, spec.mountpoint
                     )
         # 4. credential + metadata proxy
-        cred_id, secret = self.cloud.create_app_credential(self.server_id)
-        self.app_credential = (cred_id, secret)
-        self.addCleanup(
-            self._quietly, self.cloud.delete_app_credential, cred_id
-        )
-        self.proxy = self.useFixture(
-            metadata_proxy(self.cloud, self.server_id, proxy_port)
-        )
+        self.app_credential = self.cloud.create_application_credential(
+            name='vsm-agent-%s' % self.server_id, roles=['member'],
+            access_rules=self._agent_access_rules())
+        self.proxy = self.cloud.metadata_proxy(
+            self.server_id, self.cloud.project_id('demo'), port=proxy_port,
+            forwarded_for=GUEST_ADDR)
         # 5. the project's limit
         if self.limit_gb is not None:
-            old = self.cloud.set_project_limit(self.limit_gb)
-            if old is None:
-                self.addCleanup(self._quietly, self.cloud.delete_project_limit)
-            else:
-                self.addCleanup(
-                    self._quietly, self.cloud.set_project_limit, old
-                )
+            self.set_limit(self.limit_gb)
         if self._want_listener:
             self.start_listener()
         if self._want_agent:
             self.start_agent()
+
+    def _endpoint(self, service):
+        return urllib.parse.urlsplit(self.cloud.info['endpoints'][service])
+
+    def _agent_access_rules(self):
+        """The agent may read and write its own server's metadata only.
+
+        Access rules are only honoured because the local cloud's nova.conf
+        sets ``[keystone_authtoken] service_type = compute``.
+        """
+        base = '/v2.1/servers/%s/metadata' % self.server_id
+        path = self._endpoint('nova').path
+        if path.endswith('/v2.1') and path != '/v2.1':  # DevStack: /compute
+            base = '**' + base
+        rules = [{'service': 'compute', 'method': m, 'path': p}
+                 for p in (base, base + '/*') for m in ('GET', 'PUT')]
+        rules.append({'service': 'compute', 'method': 'POST', 'path': base})
+        return rules
+
+    def set_limit(self, gb):
+        """The ``demo`` project's VSM limit (put back at cleanup)."""
+        self.cloud.set_project_limit(self.cloud.project_id('demo'), gb)
 
     @staticmethod
     def _quietly(fn, *args):
@@ -1360,30 +367,45 @@ class ClosedLoop(fixtures.Fixture):
 
     # ---- the control plane --------------------------------------------------
     def start_listener(self, **extra):
-        """Start (or restart with other options) the authz listener."""
+        """Start (or restart with other options) the authz listener.
+
+        Its database is ``<workdir>/authz/vsm.sqlite`` (:meth:`db_rows`).
+        """
         if self.listener is not None:
             self.listener.stop()
-        options = {s: dict(o) for s, o in self.listener_options.items()}
-        for section, opts in extra.items():
-            options.setdefault(section, {}).update(opts)
-        self.listener = self.useFixture(
-            AuthzListener(
-                self.cloud, os.path.join(self.workdir, 'authz'), options
-            )
-        )
+        options = {s: dict(o) for s, o in LISTENER_OPTIONS.items()}
+        for source in (self.listener_options, extra):
+            for section, opts in source.items():
+                options.setdefault(section, {}).update(opts)
+        workdir = os.path.join(self.workdir, 'authz')
+        os.makedirs(workdir, exist_ok=True)
+        conf = os.path.join(workdir, 'vsm.conf')
+        with open(conf, 'w') as f:
+            f.write(listener_mod.config(
+                self.cloud.info, workdir, 'sqlite:///' + self._db_path(),
+                options))
+        self.listener = self.useFixture(listener_mod.AuthzListener(
+            conf, log_file=os.path.join(workdir, 'listener.log'),
+            db_sync=True))
         return self.listener
+
+    def _db_path(self):
+        return os.path.join(self.workdir, 'authz', 'vsm.sqlite')
+
+    def db_rows(self, table):
+        """Rows of a table of the listener's SQLite database, as dicts."""
+        con = sqlite3.connect(self._db_path(), timeout=10)
+        try:
+            con.row_factory = sqlite3.Row
+            return [dict(r) for r in con.execute('SELECT * FROM %s' % table)]
+        finally:
+            con.close()
 
     # ---- the agent ----------------------------------------------------------
     def agent_config(self, overrides=None):
         """vsm-agent.conf for the guest: endpoints as the guest sees them."""
-        from urllib.parse import urlsplit
-
         info = self.cloud.info
-        ks, nova = (
-            urlsplit(info['endpoints']['keystone']),
-            urlsplit(info['endpoints']['nova']),
-        )
-        cred_id, secret = self.app_credential
+        ks, nova = self._endpoint('keystone'), self._endpoint('nova')
         sections = {
             'DEFAULT': {'debug': 'true'},
             'agent': {
@@ -1399,8 +421,9 @@ class ClosedLoop(fixtures.Fixture):
                 'server_id': self.server_id,
                 'auth_url': 'http://%s:%d%s'
                 % (GUEST_API_ADDR, ks.port, ks.path),
-                'application_credential_id': cred_id,
-                'application_credential_secret': secret,
+                'application_credential_id': self.app_credential.id,
+                'application_credential_secret':
+                    self.app_credential.secret,
                 'region_name': info['region'],
                 'endpoint_override': 'http://%s:%d%s'
                 % (GUEST_API_ADDR, nova.port, nova.path),
@@ -1420,7 +443,7 @@ class ClosedLoop(fixtures.Fixture):
         for source in (self.agent_options, overrides or {}):
             for section, opts in source.items():
                 sections.setdefault(section, {}).update(opts)
-        return _render_ini(sections)
+        return listener_mod.render_ini(sections)
 
     def start_agent(self, overrides=None, fresh_state=False, wait=True):
         """Write vsm-agent.conf into the guest and start ``vsm-agent run``.
@@ -1440,15 +463,7 @@ class ClosedLoop(fixtures.Fixture):
             ['mkdir', '-p', AGENT_STATE, os.path.dirname(AGENT_LOG)]
         )
         self.agent_pid = self.guest.spawn(
-            [
-                'python3',
-                '-m',
-                'vsm_agent.cmd.agent',
-                '--config-file',
-                AGENT_CONF,
-                'run',
-            ],
-            log_path=AGENT_LOG,
+            AGENT_CMD + ['run'], log_path=AGENT_LOG,
         )
         if not getattr(self, '_agent_cleanup', False):
             self.addCleanup(self.stop_agent)
@@ -1482,43 +497,12 @@ class ClosedLoop(fixtures.Fixture):
     def agent_status(self, *args):
         """Output of ``vsm-agent status`` in the guest (ExecResult)."""
         return self.guest.exec(
-            [
-                'python3',
-                '-m',
-                'vsm_agent.cmd.agent',
-                '--config-file',
-                AGENT_CONF,
-                'status',
-            ]
-            + list(args),
-            check=False,
-            timeout=120,
+            AGENT_CMD + ['status'] + list(args), check=False, timeout=120,
         )
 
     # ---- driving and watching -----------------------------------------------
     def statvfs(self, name):
         return guest_statvfs(self.guest, self.volume(name).mountpoint)
-
-    def fill(self, name, fraction=None, nbytes=None, path=None, bs_mib=4):
-        """Write zeros until ``fraction`` full (or ``nbytes`` more)."""
-        spec = self.volume(name)
-        used, fs, avail = self.statvfs(name)
-        if nbytes is None:
-            nbytes = max(0, int(fraction * fs) - used)
-        count = max(1, nbytes // (bs_mib * MiB))
-        path = path or '%s/fill-%d' % (spec.mountpoint, time.monotonic_ns())
-        return self.guest.exec(
-            [
-                'dd',
-                'if=/dev/zero',
-                'of=' + path,
-                'bs=%dM' % bs_mib,
-                'count=%d' % count,
-                'conv=fsync',
-            ],
-            check=False,
-            timeout=600,
-        )
 
     def allocate(self, name, fraction=None, nbytes=None):
         """Make a volume ``fraction`` full at once (posix_fallocate)."""
@@ -1527,52 +511,19 @@ class ClosedLoop(fixtures.Fixture):
             nbytes = max(0, int(fraction * fs) - used)
         mb = max(1, nbytes // MiB)
         return self.guest.exec(
-            [
-                'python3',
-                WRITER_GUEST_PATH,
-                self.volume(name).mountpoint,
-                '--rate-mb',
-                '100000',
-                '--total-mb',
-                str(mb),
-                '--chunk-mb',
-                str(min(mb, 256)),
-                '--prefix',
-                'a%d' % time.monotonic_ns(),
-            ],
-            check=False,
-            timeout=300,
-        )
+            writer.argv(self.volume(name).mountpoint, 100000, mb,
+                        chunk_mb=min(mb, 256),
+                        prefix='a%d' % time.monotonic_ns()),
+            check=False, timeout=300)
 
-    def start_writer(
-        self,
-        name,
-        rate_mb,
-        total_mb,
-        chunk_mb=16,
-        mode='fallocate',
-        keep_going=False,
-    ):
-        """Start :mod:`vsm_devenv.demo.writer` in the guest (a Writer)."""
-        argv = [
-            'python3',
-            WRITER_GUEST_PATH,
-            self.volume(name).mountpoint,
-            '--rate-mb',
-            str(rate_mb),
-            '--total-mb',
-            str(int(total_mb)),
-            '--chunk-mb',
-            str(chunk_mb),
-            '--mode',
-            mode,
-            '--prefix',
-            'w%d' % time.monotonic_ns(),
-        ]
-        if keep_going:
-            argv.append('--keep-going')
-        log = '/tmp/writer-%d.log' % time.monotonic_ns()
-        return Writer(self.guest, self.guest.spawn(argv, log_path=log), log)
+    def start_writer(self, name, rate_mb, total_mb, **kw):
+        """Start a paced :mod:`~vsm_devenv.guest.writer` on a volume.
+
+        Keyword arguments as :func:`vsm_devenv.guest.writer.argv`; returns
+        its :class:`~vsm_devenv.guest.writer.Writer`.
+        """
+        return writer.start(self.guest, self.volume(name).mountpoint,
+                            rate_mb, total_mb, **kw)
 
     def checksum(self, path):
         return self.guest.exec(
@@ -1618,13 +569,6 @@ class ClosedLoop(fixtures.Fixture):
             interval=0.5,
         )
 
-    def observe(self, **kw):
-        """Start an :class:`Observer` (stopped at cleanup)."""
-        obs = Observer(self, **kw)
-        obs.start()
-        self.addCleanup(obs.stop)
-        return obs
-
     def describe(self):
         """A one-screen summary of the wiring, for logs and failures."""
         return json.dumps(
@@ -1647,25 +591,3 @@ class ClosedLoop(fixtures.Fixture):
             },
             indent=1,
         )
-
-
-def shell_quote(argv):
-    return ' '.join(shlex.quote(a) for a in argv)
-
-
-def main(argv=None):
-    """``python -m vsm_devenv.closedloop prepare``: cloud up with the QMP driver.
-
-    What ``tox -e e2e`` and ``tox -e bench`` need before they run.
-    """
-    import argparse
-    parser = argparse.ArgumentParser(prog='python -m vsm_devenv.closedloop')
-    parser.add_argument('command', choices=['prepare'])
-    parser.add_argument('--log', help='bring-up log file')
-    args = parser.parse_args(argv)
-    prepare_cloud(args.log, say=print)
-    return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

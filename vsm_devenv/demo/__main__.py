@@ -40,7 +40,10 @@ import sys
 import time
 
 from vsm_devenv.demo import chart
+from vsm_devenv.demo import observer as observer_mod
 from vsm_devenv.demo import view as view_mod
+from vsm_devenv.localcloud import info as info_mod
+from vsm_devenv.localcloud import layout as layout_mod
 
 GiB = 1 << 30
 
@@ -49,10 +52,43 @@ def _say(text=''):
     print(text, flush=True)
 
 
+def _localcloud(*args, **kw):
+    return subprocess.run([sys.executable, '-m', 'vsm_devenv.localcloud']
+                          + list(args), **kw).returncode
+
+
+def _cloud_state():
+    """'qmp' if a local cloud with the QMP driver is up, 'other', or None."""
+    info = info_mod.load(layout_mod.Layout())
+    if not info or _localcloud('status', capture_output=True):
+        return None
+    return 'qmp' if info.get('nova_driver') == 'qmp' else 'other'
+
+
 def bring_up_cloud(log_path):
-    """The local cloud with the QMP driver; True if the demo started it."""
-    from vsm_devenv import closedloop
-    return closedloop.prepare_cloud(log_path, say=_say)
+    """The local cloud with the QMP driver; True if the demo started it.
+
+    A running cloud is reused (nova-compute switched to the QMP driver if
+    needed); else a fresh one is brought up with it.
+    """
+    state = _cloud_state()
+    if state == 'qmp':
+        _say('A local OpenStack cloud is already running: using it.')
+        return False
+    if state == 'other':
+        _say('A local OpenStack cloud is running: switching its compute '
+             'service to the test hypervisor link.')
+    else:
+        _say('Starting a local OpenStack cloud (Keystone, Nova, Cinder, '
+             'Neutron, Placement, RabbitMQ, MariaDB) on 127.0.0.1; the '
+             'first run installs packages (a few minutes)...')
+    with open(log_path, 'ab') as log:
+        if _localcloud('up', '--reuse', '--nova-driver', 'qmp',
+                       stdout=log, stderr=subprocess.STDOUT):
+            raise RuntimeError('vsm_devenv.localcloud up failed; see %s'
+                               % log_path)
+    _say('Local cloud up.')
+    return state is None
 
 
 def ensure_rsvg():
@@ -105,9 +141,11 @@ class Demo:
 
     def run(self):
         loop = self.loop
-        self.observer = loop.observe(
-            on_sample=self.sample, on_event=self.view.event, interval=1.0
-        )
+        self.observer = observer_mod.Observer(
+            loop, on_sample=self.sample, on_event=self.view.event,
+            interval=1.0)
+        self.observer.start()
+        loop.addCleanup(self.observer.stop)
         time.sleep(3)
         self.note('An application in the VM starts writing to /data (1 GiB).')
         seq = 0
@@ -123,18 +161,13 @@ class Demo:
         ack = self.wait_grown(seq)
         writer.wait(timeout=300)
         seq = ack.seq
-        total = sum(
-            v['size']
-            for v in loop.cloud.cinder('GET', '/volumes/detail', who='demo')[
-                'volumes'
-            ]
-        )
+        total = loop.cloud.project_usage_gb(loop.cloud.project_id('demo'))
         self.note(
             "The cloud admin caps the project's storage at %d GiB "
             "(what it uses now)."
             % total
         )
-        loop.cloud.set_project_limit(total)
+        loop.set_limit(total)
         writer = self.fill_to(0.88, rate_mb=100)
         loop.wait_for_response_state(
             'data', 'denied', timeout=240, after_seq=seq
@@ -271,36 +304,25 @@ def main(argv=None):
         _say()
         _say(text)
     finally:
-        if timeline is not None or loop.guest is not None:
+        if timeline is not None:
             try:
-                tl = timeline or (getattr(loop, '_observer', None) and None)
-                if tl is not None:
-                    tl.save(os.path.join(a.out, 'timeline.json'))
-                    svg = chart.write_svg(
-                        tl,
-                        os.path.join(a.out, 'expansion.svg'),
-                        title='A VM disk that grows by itself (VSM)',
-                    )
-                    if rsvg:
-                        subprocess.run(
-                            [
-                                'rsvg-convert',
-                                '-o',
-                                os.path.join(a.out, 'expansion.png'),
-                                svg,
-                            ]
-                        )
-                    with open(os.path.join(a.out, 'summary.txt'), 'w') as f:
-                        f.write(text + '\n')
+                timeline.save(os.path.join(a.out, 'timeline.json'))
+                svg = chart.write_svg(
+                    timeline,
+                    os.path.join(a.out, 'expansion.svg'),
+                    title='A VM disk that grows by itself (VSM)',
+                )
+                if rsvg:
+                    subprocess.run(['rsvg-convert', '-o',
+                                    os.path.join(a.out, 'expansion.png'), svg])
+                with open(os.path.join(a.out, 'summary.txt'), 'w') as f:
+                    f.write(text + '\n')
             except Exception as e:
                 _say('could not write the chart: %s' % e)
         _say('Cleaning up the VM, volumes and services...')
         loop.cleanUp()
         if started and not a.keep:
-            subprocess.run(
-                [sys.executable, '-m', 'vsm_devenv.localcloud', 'down'],
-                stdout=subprocess.DEVNULL,
-            )
+            _localcloud('down', stdout=subprocess.DEVNULL)
             _say('Local cloud stopped.')
     _say('Chart: %s' % os.path.join(a.out, 'expansion.svg'))
     return 0

@@ -11,6 +11,7 @@ Modules, one job each:
 - :mod:`.disks`    ``DataDisk`` and host-side image helpers; :mod:`.layouts` the in-guest
   storage layouts (ext4/XFS on GPT, ext4 whole disk, XFS on LVM, btrfs).
 - :mod:`.qmp`, :mod:`.control`  the two wire protocols (QMP, control channel).
+- :mod:`.writer`   a paced writer that fills a guest filesystem (runs in the guest).
 
 CLI: ``python -m vsm_devenv.guest build|boot|run``. Docs: doc/source/contributor/guest.rst.
 """

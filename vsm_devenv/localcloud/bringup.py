@@ -38,6 +38,7 @@ from vsm_devenv.localcloud.layout import HOST
 from vsm_devenv.localcloud import procs
 from vsm_devenv.localcloud import schema
 from vsm_devenv.localcloud import services
+from vsm_devenv.wait import wait_for
 
 # The critical path of `up` is keystone (schema, bootstrap, accounts) -> nova.
 # Everything else
@@ -176,7 +177,7 @@ def _start_nova_compute(layout, options, timeout=120):
     # The conductor writes its service row just before it starts consuming.
     sql = ("SELECT COUNT(*) FROM nova_cell1.services "
            "WHERE `binary` = 'nova-conductor'")
-    procs.wait_until(
+    wait_for(
         lambda: (
             services.mariadb_client(layout, sql).stdout.split()[-1:] == ['1']
         ),
@@ -194,7 +195,7 @@ def _start_nova_compute(layout, options, timeout=120):
 def _discover_compute_host(layout, timeout=120):
     """Map the compute host into cell1 once its compute node record exists."""
     sql = 'SELECT COUNT(*) FROM nova_cell1.compute_nodes'
-    procs.wait_until(
+    wait_for(
         lambda: (
             services.mariadb_client(layout, sql).stdout.split()[-1:] == ['1']
         ),
@@ -270,7 +271,7 @@ def switch_nova_driver(layout, options, cloud, log=print, timeout=120):
             )
         return services.mariadb_client(layout, sql).stdout != before
 
-    procs.wait_until(restarted, timeout, 'nova-compute to restart')
+    wait_for(restarted, timeout, 'nova-compute to restart')
     cloud['nova_driver'] = options.nova_driver
     info_mod.write(layout, cloud)
     log(

@@ -1,4 +1,4 @@
-"""Command line: ``python -m vsm_devenv.localcloud`` (``vsm-localcloud``).
+"""Command line: ``python -m vsm_devenv.localcloud`` (from the checkout).
 
     up      [--reuse] [--nova-driver fake|qmp] [--metadata-cache-expiration S]
             [--debug]
@@ -114,7 +114,7 @@ def cmd_env(layout, args):
 
 def parser():
     p = argparse.ArgumentParser(
-        prog='vsm-localcloud', description=__doc__.split('\n')[0]
+        prog='python -m vsm_devenv.localcloud', description=__doc__.split('\n')[0]
     )
     p.add_argument(
         '--root',

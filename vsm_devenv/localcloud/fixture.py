@@ -87,7 +87,13 @@ class LocalCloud(fixtures.Fixture):
     # ------------------------------------------------------------ identities
     # and clients
     def connect(self, cloud='admin'):
-        """An openstacksdk Connection for a clouds.yaml entry (cached)."""
+        """An openstacksdk Connection for a clouds.yaml entry (cached).
+
+        Every helper's ``cloud`` argument also takes a Connection (e.g. from
+        :meth:`connect_as`), which is used as it is.
+        """
+        if not isinstance(cloud, str):
+            return cloud
         if cloud not in self._connections:
             config = openstack.config.OpenStackConfig(
                 config_files=[self.info['clouds_yaml']], load_envvars=False
@@ -107,6 +113,30 @@ class LocalCloud(fixtures.Fixture):
         if name == 'admin':
             return self.admin.current_project_id
         return self.info['projects'][name]
+
+    def project(self, name, users=('demo',)):
+        """Find or create a project with ``users`` as members (kept).
+
+        Its Cinder quotas allow 100 volumes and 1000 GiB (the default of
+        10 volumes is too few for a concurrency test).
+        """
+        idn = self.admin.identity
+        project = idn.find_project(name, domain_id='default') or \
+            idn.create_project(name=name, domain_id='default')
+        member = idn.find_role('member')
+        for user in users:
+            idn.assign_project_role_to_user(project, idn.find_user(user),
+                                            member)
+        self.admin.set_volume_quotas(project.id, volumes=100, gigabytes=1000)
+        return project
+
+    def connect_as(self, user, project_name):
+        """A Connection of a clouds.yaml user scoped to another project."""
+        return openstack.connection.Connection(
+            auth_url=self.info['auth_url'], username=user,
+            password=self.info['password'], project_name=project_name,
+            user_domain_name='Default', project_domain_name='Default',
+            region_name=self.info['region'])
 
     def clouds_yaml_env(self, cloud='admin'):
         """Environment for a subprocess (a VSM service) using ``cloud``."""
@@ -154,34 +184,35 @@ class LocalCloud(fixtures.Fixture):
         ACTIVE with both volumes in-use (``data_volume`` is None if
         ``data_volume_gb`` is 0). Deleted at cleanup.
         """
-        conn = self.connect(cloud)
         root = self.create_volume(root_volume_gb, 'fake', cloud, bootable=True)
-        bdm = [
-            {
-                'uuid': root.id,
-                'source_type': 'volume',
-                'destination_type': 'volume',
-                'boot_index': 0,
-                'delete_on_termination': False,
-            }
-        ]
         data = None
         if data_volume_gb:
             data = self.create_volume(data_volume_gb, data_volume_type, cloud)
-            bdm.append(
-                {
-                    'uuid': data.id,
-                    'source_type': 'volume',
-                    'destination_type': 'volume',
-                    'boot_index': -1,
-                    'delete_on_termination': False,
-                }
-            )
+        server = self.boot_server(root.id, [data.id] if data else [], cloud,
+                                  name, metadata)
+        root = self.wait_for_volume(root.id, 'in-use', cloud=cloud)
+        if data:
+            data = self.wait_for_volume(data.id, 'in-use', cloud=cloud)
+        return BootedServer(server, root, data)
+
+    def boot_server(self, root_volume_id, data_volume_ids=(), cloud='demo',
+                    name=None, metadata=None):
+        """Boot from a bootable volume, data volumes attached at boot.
+
+        Returns the server once ACTIVE with every data volume in-use
+        (deleted at cleanup; the volumes are kept).
+        """
+        def mapping(volume_id, boot_index):
+            return {'uuid': volume_id, 'source_type': 'volume',
+                    'destination_type': 'volume', 'boot_index': boot_index,
+                    'delete_on_termination': False}
+        conn = self.connect(cloud)
         server = conn.compute.create_server(
             name=name or f'test-{uuid.uuid4().hex[:8]}',
             flavor_id=self.info['flavor']['id'],
             networks='none',
-            block_device_mapping=bdm,
+            block_device_mapping=[mapping(root_volume_id, 0)] + [
+                mapping(v, -1) for v in data_volume_ids],
             metadata=metadata or {},
         )
         self.addCleanup(self._delete_server, cloud, server.id)
@@ -192,10 +223,9 @@ class LocalCloud(fixtures.Fixture):
             interval=0.5,
             wait=self.timeout,
         )
-        root = self.wait_for_volume(root.id, 'in-use', cloud=cloud)
-        if data:
-            data = self.wait_for_volume(data.id, 'in-use', cloud=cloud)
-        return BootedServer(server, root, data)
+        for volume_id in data_volume_ids:
+            self.wait_for_volume(volume_id, 'in-use', cloud=cloud)
+        return server
 
     def attach_volume(self, server_id, volume_id, cloud='demo'):
         """Attach an available volume; return it once in-use."""
@@ -250,6 +280,31 @@ class LocalCloud(fixtures.Fixture):
         )
         resp.raise_for_status()
         return resp.json()['meta']
+
+    def server_metadata(self, server_id, cloud='admin'):
+        """The server's metadata (``GET /servers/{id}/metadata``)."""
+        return self._compute_get(f'/servers/{server_id}/metadata',
+                                 cloud)['metadata']
+
+    def instance_actions(self, server_id, cloud='admin'):
+        """The server's instance actions, newest first (dicts)."""
+        return self._compute_get(f'/servers/{server_id}/os-instance-actions',
+                                 cloud)['instanceActions']
+
+    def _compute_get(self, path, cloud):
+        resp = self.connect(cloud).compute.get(
+            path, microversion=COMPUTE_MICROVERSION)
+        resp.raise_for_status()
+        return resp.json()
+
+    def volume_size(self, volume_id):
+        """Cinder's size of a volume (GiB), read as admin."""
+        return self.admin.block_storage.get_volume(volume_id).size
+
+    def project_usage_gb(self, project_id):
+        """GiB of every volume of a project (Cinder, as admin)."""
+        return sum(v.size for v in self.admin.block_storage.volumes(
+            all_projects=True, project_id=project_id))
 
     def _delete_server(self, cloud, server_id):
         compute = self.connect(cloud).compute
@@ -316,17 +371,37 @@ class LocalCloud(fixtures.Fixture):
         )
 
     def set_project_limit(self, project_id, limit, resource=None):
-        """A Keystone project limit (default: VSM's resource) until cleanup."""
+        """Set (or with None remove) a Keystone project limit until cleanup.
+
+        Default resource: VSM's. An existing limit is updated; cleanup puts
+        back what was there before. Returns that previous value (or None).
+        """
+        resource = resource or self.info['vsm']['limit_resource']
+        before = self._put_limit(project_id, resource, limit)
+        self.addCleanup(self._put_limit, project_id, resource, before)
+        return before
+
+    def _put_limit(self, project_id, resource, limit):
         idn = self.connect('admin-system').identity
-        created = idn.create_limit(
-            service_id=self.info['vsm']['service_id'],
-            project_id=project_id,
-            region_id=self.info['region'],
-            resource_limit=limit,
-            resource_name=resource or self.info['vsm']['limit_resource'],
-        )
-        self.addCleanup(idn.delete_limit, created.id)
-        return created
+        existing = next(iter(idn.limits(
+            project_id=project_id, resource_name=resource,
+            service_id=self.info['vsm']['service_id'])), None)
+        if existing is None:
+            if limit is not None:
+                idn.create_limit(
+                    service_id=self.info['vsm']['service_id'],
+                    project_id=project_id,
+                    region_id=self.info['region'],
+                    resource_limit=limit,
+                    resource_name=resource,
+                )
+            return None
+        before = existing.resource_limit
+        if limit is None:
+            idn.delete_limit(existing.id)
+        elif limit != before:
+            idn.update_limit(existing.id, resource_limit=limit)
+        return before
 
     @property
     def oslo_limit_config(self):
@@ -396,7 +471,8 @@ class LocalCloud(fixtures.Fixture):
         )
 
     def metadata_proxy(
-        self, instance_id, project_id, port=0, host='127.0.0.1'
+        self, instance_id, project_id, port=0, host='127.0.0.1',
+        forwarded_for=metadata_proxy.GUEST_ADDRESS,
     ):
         """A started :class:`MetadataProxy` for one instance."""
         proxy = metadata_proxy.MetadataProxy(
@@ -406,6 +482,7 @@ class LocalCloud(fixtures.Fixture):
             self.info['metadata']['shared_secret'],
             host=host,
             port=port,
+            forwarded_for=forwarded_for,
         ).start()
         self.addCleanup(proxy.stop)
         return proxy

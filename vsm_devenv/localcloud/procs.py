@@ -16,6 +16,8 @@ import time
 import urllib.error
 import urllib.request
 
+from vsm_devenv.wait import wait_for
+
 
 def start(layout, name, argv, env=None, cwd=None, nice=0):
     """Start ``argv`` in a new session, logging to ``$ROOT/logs/<name>.log``.
@@ -108,15 +110,6 @@ def _signal_all(pids, sig):
             pass
 
 
-def wait_until(predicate, timeout, what, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise TimeoutError(f'timed out after {timeout:.0f}s waiting for {what}')
-
-
 def port_open(host, port):
     try:
         with socket.create_connection((host, port), timeout=1):
@@ -137,4 +130,4 @@ def http_status(url):
 
 
 def wait_http(url, timeout=120):
-    wait_until(lambda: (http_status(url) or 500) < 500, timeout, url)
+    wait_for(lambda: (http_status(url) or 500) < 500, timeout, url)

@@ -6,7 +6,8 @@ Run inside the services venv as the bootstrap admin:
         -m vsm_devenv.localcloud.resources
 
 Waits for both cinder-volume backends (``localcloud@fake``, ``localcloud@nfs``)
-and nova-compute to report ``up`` and for the fake hypervisor to appear, then
+to report ``up`` and their pools to reach the scheduler, for nova-compute and
+for the fake hypervisor to appear, then
 creates the volume types ``fake`` (in-use extend works) and ``nfs`` (real
 files, detached extend only) and the flavor ``m1.tiny`` (disk 0: boot from
 volume only). Prints a JSON object with their ids.
@@ -33,8 +34,13 @@ def wait_for_services(conn, timeout=180):
         compute = {
             s.binary for s in conn.compute.services() if s.state == 'up'
         }
+        # A fresh cinder-volume is 'up' before the scheduler has its
+        # capabilities; until then every create fails (CapabilitiesFilter).
+        pools = {p.name.split('#')[0]
+                 for p in conn.block_storage.backend_pools()}
         ready = (
             len(volume) == len(VOLUME_TYPES)
+            and volume <= pools
             and {'nova-compute', 'nova-scheduler', 'nova-conductor'} <= compute
             and any(True for _ in conn.compute.hypervisors())
         )
@@ -42,6 +48,7 @@ def wait_for_services(conn, timeout=180):
             return
         print(
             f'waiting: cinder-volume up {sorted(volume)}, '
+            f'scheduler pools {sorted(pools)}, '
             f'nova up {sorted(compute)}',
             file=sys.stderr,
             flush=True,

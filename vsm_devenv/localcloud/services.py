@@ -24,6 +24,7 @@ from vsm_devenv.localcloud.layout import PASSWORD
 from vsm_devenv.localcloud.layout import PORTS
 from vsm_devenv.localcloud.layout import REPO_ROOT
 from vsm_devenv.localcloud import procs
+from vsm_devenv.wait import wait_for
 
 APIS = {  # name -> port
     'keystone': PORTS['keystone'],
@@ -131,7 +132,7 @@ def start_rabbitmq(layout):
 
 def wait_rabbitmq(timeout=90):
     # the AMQP listener opens at the very end of the broker's boot
-    procs.wait_until(
+    wait_for(
         lambda: procs.port_open(HOST, PORTS['rabbitmq']), timeout, 'rabbitmq'
     )
 
@@ -192,7 +193,7 @@ def start_mariadb(layout):
 
 def init_mariadb(layout, timeout=60):
     """Wait for MariaDB; set root@127.0.0.1's password; create the DBs."""
-    procs.wait_until(
+    wait_for(
         lambda: mariadb_client(layout, 'SELECT 1').returncode == 0,
         timeout,
         'mariadb',

@@ -34,6 +34,7 @@ import time
 
 from vsm_agent import protocol
 from vsm_devenv import closedloop
+from vsm_devenv.wait import wait_for
 from vsm_tests.e2e import base
 
 GiB = closedloop.GiB
@@ -101,7 +102,7 @@ class ClosedLoopTest(base.LoopTestCase):
     def _grow_online(self, name):
         loop = self.loop
         spec = loop.volume(name)
-        loop.cloud.set_project_limit(HIGH_LIMIT_GB)
+        loop.set_limit(HIGH_LIMIT_GB)
         before_gb = loop.cloud.volume_size(spec.volume_id)
         _, fs_before, _ = loop.statvfs(name)
         # some real data first, to prove the grow keeps it intact
@@ -139,12 +140,12 @@ class ClosedLoopTest(base.LoopTestCase):
         def recorded():
             rows = [
                 r
-                for r in loop.listener.db_rows('expansion_requests')
+                for r in loop.db_rows('expansion_requests')
                 if r['request_id'] == ack.request_id
             ]
             return rows if rows and rows[0]['state'] == 'grown' else None
 
-        rows = closedloop.wait_for(
+        rows = wait_for(
             recorded, 60, 'the grown state in the authz DB'
         )
         self.assertEqual(after_gb, rows[0]['final_size_gb'])
@@ -164,14 +165,9 @@ class ClosedLoopTest(base.LoopTestCase):
         spec = loop.volume('limit')
         before_gb = loop.cloud.volume_size(spec.volume_id)
         # the project's limit is exactly what its volumes use now
-        usage = sum(
-            v['size']
-            for v in loop.cloud.cinder('GET', '/volumes/detail', who='demo')[
-                'volumes'
-            ]
-        )
-        loop.cloud.set_project_limit(usage)
-        self.addCleanup(loop.cloud.set_project_limit, HIGH_LIMIT_GB)
+        usage = loop.cloud.project_usage_gb(loop.cloud.project_id('demo'))
+        loop.set_limit(usage)
+        self.addCleanup(loop.set_limit, HIGH_LIMIT_GB)
         self._agent_for('limit', FAST)
         loop.allocate('limit', fraction=0.9)
         resp = loop.wait_for_response_state('limit', 'denied', timeout=240)
@@ -198,7 +194,7 @@ class ClosedLoopTest(base.LoopTestCase):
     # ------------------------------------------------------------------ (c)
     def _race(self, name, options):
         loop = self.loop
-        loop.cloud.set_project_limit(HIGH_LIMIT_GB)
+        loop.set_limit(HIGH_LIMIT_GB)
         self._agent_for(name, options)
         writer = loop.start_writer(
             name, rate_mb=RACE_RATE_MB, total_mb=RACE_TOTAL_MB

@@ -24,6 +24,7 @@
 import json
 
 from vsm_devenv import closedloop
+from vsm_devenv.wait import wait_for
 from vsm_tests.e2e import base
 
 GiB = closedloop.GiB
@@ -73,7 +74,8 @@ class HypervisorLinkTest(base.LoopTestCase):
         self.assertEqual(1 * GiB, loop.guest.disk_size_bytes(dev))
         cursor = loop.guest.uevent_cursor()
         size = loop.cloud.volume_size(spec.volume_id)
-        loop.cloud.extend_volume(spec.volume_id, size + 1)
+        loop.cloud.extend_volume(spec.volume_id, size + 1, cloud='admin',
+                                 wait=False)
         ev = loop.guest.wait_uevent(
             lambda env: (
                 env.get('DEVNAME') == dev[5:] and env.get('RESIZE') == '1'
@@ -83,8 +85,9 @@ class HypervisorLinkTest(base.LoopTestCase):
         )
         self.assertIsNotNone(ev)
         self.assertEqual((size + 1) * GiB, loop.guest.disk_size_bytes(dev))
-        closedloop.wait_for(
-            lambda: loop.cloud.volume(spec.volume_id)['status'] == 'in-use',
+        wait_for(
+            lambda: loop.cloud.admin.block_storage.get_volume(
+                spec.volume_id).status == 'in-use',
             30,
             'volume back in-use',
         )
@@ -98,12 +101,9 @@ class HypervisorLinkTest(base.LoopTestCase):
         loop = self.loop
         out = json.loads(loop.guest.exec(['python3', '-c', META_PROBE]).stdout)
         self.assertEqual(loop.server_id, out['uuid'])
-        self.assertEqual(loop.cloud.project_id(), out['project_id'])
-        loop.cloud.nova(
-            'PUT',
-            '/servers/%s/metadata/vsm-e2e-admin' % loop.server_id,
-            {'meta': {'vsm-e2e-admin': 'hello'}},
-        )
+        self.assertEqual(loop.cloud.project_id('demo'), out['project_id'])
+        loop.cloud.set_server_metadata_key(
+            loop.server_id, 'vsm-e2e-admin', 'hello', cloud='admin')
 
         def seen():
             out = json.loads(
@@ -111,7 +111,7 @@ class HypervisorLinkTest(base.LoopTestCase):
             )
             return out['meta'].get('vsm-e2e-admin') == 'hello'
 
-        closedloop.wait_for(
+        wait_for(
             seen, 30, 'the metadata change in the guest', interval=1
         )
 
@@ -121,7 +121,7 @@ class HypervisorLinkTest(base.LoopTestCase):
 
         ks = urlsplit(loop.cloud.info['endpoints']['keystone'])
         nova = urlsplit(loop.cloud.info['endpoints']['nova'])
-        cred, secret = loop.app_credential
+        cred, secret = loop.app_credential.id, loop.app_credential.secret
         out = json.loads(
             loop.guest.exec(
                 [

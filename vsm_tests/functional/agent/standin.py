@@ -57,6 +57,7 @@ import typing
 import urllib.parse
 
 from vsm_agent import protocol
+from vsm_devenv import wait
 from vsm_tests import httpjson
 
 TOKEN = 'standin-token'
@@ -79,7 +80,7 @@ class StandIn:
         self.public_base = public_base
         self.decide_delay_s = decide_delay_s
         self.metadata: typing.Dict[str, str] = {}
-        self.lock = threading.Condition()
+        self.lock = threading.RLock()
         #: [(time, key, value)] of every API write, agent and control plane
         self.writes: typing.List[typing.Tuple[float, str, str]] = []
         self.agent_writes: typing.List[typing.Tuple[float, str, str]] = []
@@ -150,16 +151,16 @@ class StandIn:
                    if k == key and 'st=requested' in v)
 
     def wait_for(self, predicate, timeout: float, what: str = 'condition'):
-        deadline = time.time() + timeout
-        with self.lock:
-            while not predicate():
-                left = deadline - time.time()
-                if left <= 0:
-                    raise AssertionError('timed out after %.0f s waiting for '
-                                         '%s; metadata: %s; errors: %s'
-                                         % (timeout, what, self.metadata,
-                                            self.errors))
-                self.lock.wait(min(left, 0.2))
+        """:func:`vsm_devenv.wait.wait_for`, under the lock; a timeout
+        names the metadata and the errors seen."""
+        def ready():
+            with self.lock:
+                return predicate()
+        try:
+            wait.wait_for(ready, timeout, what, interval=0.05)
+        except wait.WaitTimeout as e:
+            raise AssertionError('%s; metadata: %s; errors: %s'
+                                 % (e, self.metadata, self.errors))
 
     # -------------------------------------------------- the control plane --
 
@@ -170,7 +171,6 @@ class StandIn:
             self.writes.append(entry)
             if by_agent:
                 self.agent_writes.append(entry)
-            self.lock.notify_all()
 
     def _respond(self, req, state, size, why):
         resp = protocol.ExpansionResponse(

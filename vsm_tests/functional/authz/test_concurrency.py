@@ -16,6 +16,7 @@ VSM's state on MariaDB: the limit is never overshot."""
 import concurrent.futures
 
 from vsm_agent import protocol
+from vsm_devenv.wait import wait_for
 from vsm_tests.functional.authz import base
 
 SERVERS = 2
@@ -28,32 +29,10 @@ class TestNoOvershoot(base.ListenerTestCase):
     database = 'mariadb'
     workers = 2
 
-    def _attach_volumes(self, guest, count):
-        bs, compute = self.demo.block_storage, self.demo.compute
-        volumes = [bs.create_volume(size=1, volume_type='fake',
-                                    name='vsm-flow-c%d' % i)
-                   for i in range(count)]
-        self.addCleanup(self._delete_volumes, volumes)
-        for volume in volumes:
-            bs.wait_for_status(volume, 'available', wait=120)
-        for volume in volumes:
-            compute.create_volume_attachment(guest.server,
-                                             volume_id=volume.id)
-            bs.wait_for_status(bs.get_volume(volume.id), 'in-use', wait=120)
-        return [v.id for v in volumes]
-
-    def _delete_volumes(self, volumes):
-        # Cleanups run last-in first-out: delete the servers (which
-        # detaches these volumes) first.
-        self._delete_guests()
-        bs = self.demo.block_storage
-        for volume in volumes:
-            try:
-                bs.wait_for_status(bs.get_volume(volume.id), 'available',
-                                   wait=120)
-                bs.delete_volume(volume.id)
-            except Exception:
-                pass
+    def _create_volumes(self, count):
+        return [self.cloud.create_volume(1, cloud=self.demo,
+                                         name='vsm-flow-c%d' % i).id
+                for i in range(count)]
 
     def test_concurrent_requests_never_overshoot(self):
         if self.shared_queue_consumers():
@@ -63,14 +42,21 @@ class TestNoOvershoot(base.ListenerTestCase):
             self.skipTest('another vsm-authz-listener without a project '
                           'filter consumes %s.info on this cloud'
                           % self.info['notifications']['topic'])
-        self.addCleanup(self.cloud.set_limit, self.project.id, None)
+        self.addCleanup(self.cloud.set_project_limit, self.project.id, None)
+        # Volumes first: cleanups run last-in first-out, so the servers
+        # are deleted (detaching these) before the volumes.
+        extra = [self._create_volumes(VOLUMES_PER_SERVER)
+                 for _ in range(SERVERS)]
         guests = [self.boot(name='vsm-flow-conc%d' % i)
                   for i in range(SERVERS)]
-        volumes = {g.id: self._attach_volumes(g, VOLUMES_PER_SERVER)
-                   for g in guests}
+        volumes = {}
+        for guest, volume_ids in zip(guests, extra):
+            for volume_id in volume_ids:
+                self.cloud.attach_volume(guest.id, volume_id, cloud=self.demo)
+            volumes[guest.id] = volume_ids
         usage = self.cloud.project_usage_gb(self.project.id)
         limit = usage + HEADROOM_GB
-        self.cloud.set_limit(self.project.id, limit)
+        self.cloud.set_project_limit(self.project.id, limit)
         self.start_listener()
 
         requests = {}
@@ -99,7 +85,8 @@ class TestNoOvershoot(base.ListenerTestCase):
                         # The guest re-asserts its lost key.
                         guest.write(request.key, request.encode())
             return final if len(final) == len(requests) else None
-        answers = base.wait_for(all_answered, 240, 2, 'all 20 answered')
+        answers = wait_for(all_answered, 240, 'all 20 answered',
+                           interval=2, ignore=base.TRANSIENT)
 
         granted = [v for v, a in answers.items()
                    if a.state is protocol.ResponseState.EXTENDED]

@@ -13,9 +13,9 @@
 """vsm-authz-listener on the real local cloud (Nova, Cinder, Keystone,
 RabbitMQ): grants, denials, forgeries, duplicates, crash recovery."""
 
-import hashlib
-import hmac
 import json
+import subprocess
+import sys
 import time
 import urllib.request
 
@@ -23,6 +23,8 @@ from oslo_config import cfg
 import oslo_messaging as messaging
 
 from vsm_agent import protocol
+from vsm_devenv.localcloud import metadata_proxy
+from vsm_devenv.wait import wait_for
 from vsm_tests.functional.authz import base
 
 R = protocol.ResponseState
@@ -32,8 +34,8 @@ class TestGrantAndDeny(base.ListenerTestCase):
 
     def setUp(self):
         super().setUp()
-        self.cloud.set_limit(self.project.id, None)
-        self.addCleanup(self.cloud.set_limit, self.project.id, None)
+        self.cloud.set_project_limit(self.project.id, None)
+        self.addCleanup(self.cloud.set_project_limit, self.project.id, None)
         self.listener = self.start_listener()
 
     def test_request_is_extended_and_answered(self):
@@ -43,7 +45,7 @@ class TestGrantAndDeny(base.ListenerTestCase):
                                                'denied'))
         self.assertEqual((R.EXTENDED, 2, 'ok'),
                          (answer.state, answer.size_gb, answer.reason))
-        self.assertEqual(2, self.cinder_size(guest.volume.id))
+        self.assertEqual(2, self.cloud.volume_size(guest.volume.id))
         record = self.db.get_request(guest.volume.id, request.request_id)
         self.assertEqual('extended', record.state)
         # The guest reads it without credentials from the metadata service.
@@ -53,42 +55,41 @@ class TestGrantAndDeny(base.ListenerTestCase):
         guest.write_request(guest.volume.id, want=2, cur=2,
                             request_id=request.request_id,
                             state=protocol.RequestState.GROWN)
-        base.wait_for(lambda: self.db.get_request(
+        wait_for(lambda: self.db.get_request(
             guest.volume.id, request.request_id).state == 'grown',
-            30, what='grown')
+            30, 'grown', interval=0.5, ignore=base.TRANSIENT)
 
     def _metadata_service(self, guest):
         info = self.info['metadata']
-        signature = hmac.new(info['shared_secret'].encode(),
-                             guest.id.encode(), hashlib.sha256).hexdigest()
+        headers = metadata_proxy.metadata_headers(
+            guest.id, self.project.id, info['shared_secret'],
+            forwarded_for='10.0.0.5')
 
         def fetch():
             req = urllib.request.Request(
                 info['url'] + '/openstack/latest/meta_data.json',
-                headers={'X-Instance-ID': guest.id,
-                         'X-Tenant-ID': self.project.id,
-                         'X-Instance-ID-Signature': signature,
-                         'X-Forwarded-For': '10.0.0.5'})
+                headers=headers)
             with urllib.request.urlopen(req, timeout=10) as resp:
                 meta = json.load(resp)
             value = meta['meta'].get(protocol.response_key(guest.volume.id))
             if value and 'st=extended' in value:
                 return meta
-        return base.wait_for(fetch, info['cache_expiration'] + 30,
-                             what='metadata service')
+        return wait_for(fetch, info['cache_expiration'] + 30,
+                        'metadata service', interval=0.5,
+                        ignore=base.TRANSIENT)
 
     def test_over_keystone_limit_is_denied(self):
         guest = self.boot()
         # No headroom at all (with some, the limit rule clamps the grant
         # to it instead of denying).
         usage = self.cloud.project_usage_gb(self.project.id)
-        self.cloud.set_limit(self.project.id, usage)
+        self.cloud.set_project_limit(self.project.id, usage)
         request = guest.write_request(guest.volume.id, want=3, cur=1)
         answer = guest.wait_response(request, ('extended', 'denied',
                                                'failed'))
         self.assertEqual((R.DENIED, 'over_limit'),
                          (answer.state, answer.reason))
-        self.assertEqual(1, self.cinder_size(guest.volume.id))
+        self.assertEqual(1, self.cloud.volume_size(guest.volume.id))
         audit = self.db.list_audit(volume_id=guest.volume.id,
                                    event='request.denied')
         self.assertEqual('over_limit', audit[0].reason)
@@ -96,7 +97,7 @@ class TestGrantAndDeny(base.ListenerTestCase):
     def test_forged_requests_are_refused(self):
         attacker = self.boot(name='vsm-flow-attacker')
         victim = self.boot(name='vsm-flow-victim')
-        alt = self.cloud.as_user('alt', 'alt')
+        alt = self.cloud.connect_as('alt', 'alt')
         alt_guest = self.boot(conn=alt, name='vsm-flow-alt')
         # A volume of the same project, attached to another server; and a
         # volume of another project.
@@ -110,10 +111,11 @@ class TestGrantAndDeny(base.ListenerTestCase):
                 server_id=attacker.id, event='request.rejected')}
             return {(same_project.volume_id, 'not_attached'),
                     (other_project.volume_id, 'not_attached')} <= events
-        base.wait_for(audited, 60, what='rejections audited')
+        wait_for(audited, 60, 'rejections audited', interval=0.5,
+                 ignore=base.TRANSIENT)
         time.sleep(2)
-        self.assertEqual(1, self.cinder_size(victim.volume.id))
-        self.assertEqual(1, self.cinder_size(alt_guest.volume.id))
+        self.assertEqual(1, self.cloud.volume_size(victim.volume.id))
+        self.assertEqual(1, self.cloud.volume_size(alt_guest.volume.id))
         metadata = attacker.metadata()
         self.assertNotIn(protocol.response_key(victim.volume.id), metadata)
         self.assertNotIn(protocol.response_key(alt_guest.volume.id),
@@ -132,7 +134,7 @@ class TestGrantAndDeny(base.ListenerTestCase):
         for _ in range(3):
             guest.write(request.key, request.encode())
         time.sleep(3)
-        self.assertEqual(2, self.cinder_size(guest.volume.id))
+        self.assertEqual(2, self.cloud.volume_size(guest.volume.id))
         extends = [a for a in self.db.list_audit(volume_id=guest.volume.id)
                    if a.event == 'extend.done']
         self.assertEqual(1, len(extends))
@@ -162,15 +164,16 @@ class TestCrashRecovery(base.ListenerTestCase):
     def extra_config(self):
         # The worker sleeps 5 s after sending the extend before it looks
         # at Cinder again: the kill lands while the record is in flight.
-        return '[extend]\npoll_interval = 5\n'
+        return {'extend': {'poll_interval': '5'}}
 
     def test_listener_killed_mid_extend_converges(self):
         guest = self.boot()
         listener = self.start_listener()
         request = guest.write_request(guest.volume.id, want=2, cur=1)
-        state = base.wait_for(lambda: (self.db.get_request(
+        state = wait_for(lambda: (self.db.get_request(
             guest.volume.id, request.request_id) or _Nothing).state in
-            ('granted', 'extending') and 'in flight', 60, 0.02, 'grant')
+            ('granted', 'extending') and 'in flight', 60, 'grant',
+            interval=0.02, ignore=base.TRANSIENT)
         listener.kill()
         self.assertEqual('in flight', state)
         # Whatever the record's state, a restart (or a reconciliation)
@@ -178,7 +181,7 @@ class TestCrashRecovery(base.ListenerTestCase):
         listener = self.start_listener()
         answer = guest.wait_response(request, ('extended',), timeout=90)
         self.assertEqual(2, answer.size_gb)
-        self.assertEqual(2, self.cinder_size(guest.volume.id))
+        self.assertEqual(2, self.cloud.volume_size(guest.volume.id))
 
     def test_lost_notification_found_by_reconcile_once(self):
         guest = self.boot()
@@ -186,8 +189,8 @@ class TestCrashRecovery(base.ListenerTestCase):
         # (drain it so that the next listener does not see it).
         request = guest.write_request(guest.volume.id, want=2, cur=1)
         self._purge()
-        out = base.subprocess.run(
-            [base.sys.executable, '-m', 'vsm_authz.cmd.listener',
+        out = subprocess.run(
+            [sys.executable, '-m', 'vsm_authz.cmd.listener',
              '--config-file', self.conf_file, '--reconcile-once'],
             cwd=base.REPO, capture_output=True, text=True, timeout=300)
         self.assertEqual(0, out.returncode, out.stdout + out.stderr)

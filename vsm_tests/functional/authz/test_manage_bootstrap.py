@@ -38,10 +38,8 @@ REPO = base.REPO
 class LocalCloudTestCase(testtools.TestCase):
     def setUp(self):
         super().setUp()
-        self.info = base.load_info()
-        if self.info is None:
-            # Raises LocalCloudNotRunning with the command that starts it.
-            self.useFixture(localcloud_fixture.LocalCloud())
+        # Raises LocalCloudNotRunning with the command that starts it.
+        self.info = self.useFixture(localcloud_fixture.LocalCloud()).info
 
 
 class TestBootstrap(LocalCloudTestCase):

@@ -24,6 +24,7 @@ import testtools
 
 from vsm_devenv.localcloud.fixture import LocalCloud
 from vsm_devenv import nova_driver
+from vsm_devenv.wait import wait_for
 from vsm_tests.unit.devenv.fake_qmp import FakeQMPServer
 
 GiB = 1024**3
@@ -66,15 +67,15 @@ class NotificationRecorder:
             conn.default_channel.queue_delete(self.pool)
 
     def wait_for(self, predicate, timeout=30):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """The payload of the next notification ``predicate`` accepts."""
+        def matching():
             try:
                 event_type, payload = self.events.get(timeout=0.5)
             except queue.Empty:
-                continue
-            if predicate(event_type, payload):
-                return payload
-        raise AssertionError(f'no matching notification within {timeout}s')
+                return None
+            return payload if predicate(event_type, payload) else None
+        return wait_for(matching, timeout, 'a matching notification',
+                        interval=0)
 
 
 class LocalCloudTestCase(testtools.TestCase):
@@ -91,18 +92,12 @@ class LocalCloudTestCase(testtools.TestCase):
         volume = self.cloud.extend_volume(vm.data_volume.id, 2)
 
         self.assertEqual(('in-use', 2), (volume.status, volume.size))
-        compute = self.cloud.connect('demo').compute
         deadline = time.monotonic() + 30
         actions = []
         while 'extend_volume' not in actions and time.monotonic() < deadline:
             time.sleep(0.3)  # Nova records the external event asynchronously
-            actions = [
-                a['action']
-                for a in compute.get(
-                    f'/servers/{vm.server.id}/os-instance-actions',
-                    microversion='2.90',
-                ).json()['instanceActions']
-            ]
+            actions = [a['action'] for a in self.cloud.instance_actions(
+                vm.server.id, cloud='demo')]
         self.assertIn('extend_volume', actions)
 
     def test_metadata_write_notifies_and_reaches_metadata_service(self):

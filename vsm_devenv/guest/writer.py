@@ -15,9 +15,12 @@
 Consumes space in a directory at a steady rate, like an application
 filling its disk, and reports whether it ever hit ENOSPC::
 
-    python3 /opt/vsm/vsm_devenv/demo/writer.py DIR --rate-mb 40 \
+    python3 /opt/vsm/vsm_devenv/guest/writer.py DIR --rate-mb 40 \
         --total-mb 3000 \
         [--chunk-mb 16] [--mode fallocate|write] [--keep-going]
+
+On the host, :func:`start` spawns it in a :class:`~.harness.Guest` and
+returns a :class:`Writer` to follow it; :func:`argv` builds the command.
 
 ``--mode write`` writes zeros (fsync per chunk): real I/O, but a TCG guest
 writes at most ~25-35 MB/s. ``--mode fallocate`` (default) allocates the
@@ -55,6 +58,11 @@ def _chunk(path, size, mode, buf):
         os.close(fd)
 
 
+def _report(start, written_mb, ok):
+    print(json.dumps({'t': round(time.monotonic() - start, 3),
+                      'mb': written_mb, 'ok': ok}), flush=True)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument('dir')
@@ -89,32 +97,14 @@ def main(argv=None):
                 os.unlink(path)
             except OSError:
                 pass
-            print(
-                json.dumps(
-                    {
-                        't': round(time.monotonic() - start, 3),
-                        'mb': written,
-                        'ok': False,
-                    }
-                ),
-                flush=True,
-            )
+            _report(start, written, False)
             if not a.keep_going:
                 break
             time.sleep(0.5)
             continue
         written += size_mb
         i += 1
-        print(
-            json.dumps(
-                {
-                    't': round(time.monotonic() - start, 3),
-                    'mb': written,
-                    'ok': True,
-                }
-            ),
-            flush=True,
-        )
+        _report(start, written, True)
         delay = due - time.monotonic()
         if delay > 0:
             time.sleep(delay)
@@ -132,6 +122,67 @@ def main(argv=None):
         flush=True,
     )
     return 28 if enospc and not a.keep_going else 0
+
+
+# ---------------------------------------------------------- host side --
+
+#: This script as the guest sees it (the checkout is shared at /opt/vsm).
+GUEST_PATH = '/opt/vsm/vsm_devenv/guest/writer.py'
+
+
+def argv(directory, rate_mb, total_mb, chunk_mb=16, mode='fallocate',
+         keep_going=False, prefix='w'):
+    """The guest command line of a writer in ``directory``."""
+    args = ['python3', GUEST_PATH, directory, '--rate-mb', str(rate_mb),
+            '--total-mb', str(int(total_mb)), '--chunk-mb', str(chunk_mb),
+            '--mode', mode, '--prefix', prefix]
+    return args + ['--keep-going'] if keep_going else args
+
+
+def start(guest, directory, rate_mb, total_mb, **kw):
+    """Spawn a writer in ``guest``; keyword arguments as :func:`argv`."""
+    kw.setdefault('prefix', 'w%d' % time.monotonic_ns())
+    log = '/tmp/writer-%d.log' % time.monotonic_ns()
+    pid = guest.spawn(argv(directory, rate_mb, total_mb, **kw), log_path=log)
+    return Writer(guest, pid, log)
+
+
+class Writer:
+    """A writer running in the guest: its JSON lines, its end."""
+
+    def __init__(self, guest, pid, log_path):
+        self.guest = guest
+        self.pid = pid
+        self.log_path = log_path
+
+    def lines(self):
+        try:
+            text = self.guest.read_file(self.log_path).decode(errors='replace')
+        except Exception:
+            return []
+        out = []
+        for line in text.splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                out.append({'text': line})
+        return out
+
+    def running(self):
+        return self.guest.poll(self.pid) is None
+
+    def wait(self, timeout=600):
+        """Wait for the end; returns the summary (``enospc``, ``rate_mb``)."""
+        self.guest.wait_exit(self.pid, timeout=timeout)
+        for line in reversed(self.lines()):
+            if line.get('done'):
+                return line
+        raise RuntimeError(
+            'writer ended without a summary: %s' % self.lines()[-5:])
+
+    def stop(self):
+        if self.running():
+            self.guest.kill(self.pid)
 
 
 if __name__ == '__main__':
