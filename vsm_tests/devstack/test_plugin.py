@@ -117,8 +117,9 @@ class DevStackPluginTest(testtools.TestCase):
             return None
         response = protocol.parse_response(
             protocol.response_key(request.volume_id), value)
+        # pending and granted come first; wait for the final answer
         return response if response.answers(request) and \
-            response.state != protocol.ResponseState.PENDING else None
+            response.final else None
 
     # --------------------------------------------------------------- test --
 
