@@ -32,8 +32,9 @@ Phases and what they leave behind:
 ``remove``   the run's container tree deleted (logs are kept)
 
 ``<work>`` is ``$VSM_DEVSTACK_WORK`` (default ``/var/tmp/vsm-devstack``). The
-cache also keeps pip's and apt's downloads between runs (bind mounts), so a
-second run downloads nothing; the first run of a machine is the one to time.
+cache also keeps apt's downloads and the wheels pip builds between runs
+(bind mounts); pip's HTTP cache stays empty behind the registries' proxy.
+The first run of a machine is the one to time.
 Logs of each run stay in ``<work>/logs/<stamp>/``: ``stack.out``,
 ``unstack.out``, the journal of VSM's units, ``timings.txt``.
 
@@ -193,7 +194,7 @@ class DevStackRun:
             self._stack()
 
     def _cache_binds(self):
-        """Host cache folders for pip (root and stack) and apt downloads."""
+        """Host cache folders for pip (root and stack) and apt."""
         uid = gid = None
         for line in (self.root / 'etc/passwd').read_text().splitlines():
             fields = line.split(':')
