@@ -121,14 +121,9 @@ class DevStackPluginTest(testtools.TestCase):
         return response if response.answers(request) and \
             response.final else None
 
-    # --------------------------------------------------------------- test --
-
-    def test_stack_grow_unstack(self):
+    def grow_as_demo(self):
+        """The tenant scenario: boot, attach, request, extended answer."""
         ds = self.ds
-        ds.up()
-        self.assertEqual('active', ds.units().get(LISTENER_UNIT),
-                         'the plugin started the listener')
-
         # As demo: a server booted from a volume, with a data volume.
         boot, data = self.name + '-boot', self.name + '-data'
         ds.openstack('volume', 'create', '--size', '1', '--bootable', boot)
@@ -144,6 +139,9 @@ class DevStackPluginTest(testtools.TestCase):
         ds.openstack('server', 'add', 'volume', self.name, data, parse=False)
         self.wait_for('%s in-use' % data,
                       lambda: self.volume_status(data, 'in-use'))
+
+        self.assertNotIn(protocol.response_key(volume['id']),
+                         self.metadata(self.name), 'no answer before asking')
 
         # The guest agent's request, as the agent would encode it.
         request = protocol.ExpansionRequest(
@@ -161,7 +159,19 @@ class DevStackPluginTest(testtools.TestCase):
                          'answer: %s' % response.encode())
         self.assertEqual(2, response.size_gb)
         self.assertEqual(2, ds.openstack('volume', 'show', data)['size'])
-        self.assertEqual('active', ds.units().get(LISTENER_UNIT))
+        self.assertEqual('active', ds.units().get(LISTENER_UNIT),
+                         'the listener is still running')
+
+    # --------------------------------------------------------------- test --
+
+    def test_stack_grow_unstack(self):
+        ds = self.ds
+        ds.up()
+        self.assertEqual('active', ds.units().get(LISTENER_UNIT),
+                         'the plugin started the listener')
+
+        with ds.phase('test'):
+            self.grow_as_demo()
 
         # unstack.sh stops VSM's units.
         ds.unstack()
