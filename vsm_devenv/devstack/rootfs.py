@@ -59,8 +59,12 @@ def ensure_host_packages(log_file):
         text=True).stdout.split()[-1:] != ['installed']]
     if missing:
         LOG.info('installing host packages: %s', ' '.join(missing))
-        _run(['apt-get', 'install', '-y', '-q'] + missing, log_file,
-             env=dict(os.environ, DEBIAN_FRONTEND='noninteractive'))
+        env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
+        # another apt may be running (tools/install-deps.sh): wait for it
+        lock = ['-o', 'DPkg::Lock::Timeout=300']
+        _run(['apt-get', '-q'] + lock + ['update'], log_file, env=env)
+        _run(['apt-get', 'install', '-y', '-q'] + lock + missing, log_file,
+             env=env)
 
 
 def cached_base(cache: pathlib.Path, log_file) -> pathlib.Path:
