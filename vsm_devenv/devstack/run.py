@@ -301,6 +301,12 @@ class DevStackRun:
         lines = ['%-8s %6.0f s' % (name, seconds)
                  for name, seconds in self.timings.items()]
         lines.append('%-8s %6.0f s' % ('total', sum(self.timings.values())))
+        box = self.box
+        if box is not None and box.routes_after is not None:
+            lines.append('host routes: %s (compared before the network '
+                         'came up and after it went down)' % (
+                             'unchanged' if box.routes_after ==
+                             box.routes_before else 'CHANGED'))
         lines.append('peak memory: container processes (PSS) %d MiB; host '
                      'used %d MiB (%d MiB before the run, shared with '
                      'everything else running)'
