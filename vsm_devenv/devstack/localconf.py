@@ -2,8 +2,8 @@
 
 The smallest cloud VSM's scenario needs, on a 2-core machine without
 hardware virtualisation or kernel modules, from the Debian and PyPI
-registries only. Every choice below was measured (see the DevStack section
-of the contributor's testing guide):
+registries only. Every choice below was measured on this kind of machine
+(``doc/source/install/devstack.rst``, section "The test tier"):
 
 * services: mysql, rabbit, keystone, placement, glance-api, neutron-server,
   nova (api, conductor, scheduler, compute, metadata), cinder (api,
