@@ -144,6 +144,7 @@ class DevStackRun:
         self.memory = MemorySampler()
         self.box = None
         self.stacked = False
+        self.routes_verdict = None
 
     # ------------------------------------------------------------ phases --
 
@@ -259,7 +260,9 @@ class DevStackRun:
                         raise container.ContainerError(
                             'still running: %s' % left)
                 if self.box.routes_before is not None:
+                    self.routes_verdict = 'CHANGED'
                     self.box.check_host_routes()
+                    self.routes_verdict = 'unchanged'
         finally:
             self.memory.stop()
             with self.phase('remove'):
@@ -301,12 +304,10 @@ class DevStackRun:
         lines = ['%-8s %6.0f s' % (name, seconds)
                  for name, seconds in self.timings.items()]
         lines.append('%-8s %6.0f s' % ('total', sum(self.timings.values())))
-        box = self.box
-        if box is not None and box.routes_after is not None:
-            lines.append('host routes: %s (compared before the network '
-                         'came up and after it went down)' % (
-                             'unchanged' if box.routes_after ==
-                             box.routes_before else 'CHANGED'))
+        if self.routes_verdict:
+            lines.append('host routes: %s (before the network came up '
+                         'and after the container stopped)'
+                         % self.routes_verdict)
         lines.append('peak memory: container processes (PSS) %d MiB; host '
                      'used %d MiB (%d MiB before the run, shared with '
                      'everything else running)'
