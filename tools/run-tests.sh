@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ENVS=${*:-pep8,py3,functional,e2e,docs,releasenotes}
+ENVS=${*:-pep8,py3,functional,e2e,devstack,docs,releasenotes}
 
 tools/install-deps.sh
 
