@@ -45,7 +45,7 @@ from oslo_utils import strutils
 
 from vsm_agent import protocol
 from vsm_authz import clients
-from vsm_authz.db import api as db_api
+from vsm_authz.db import volumes
 from vsm_authz.rules import base
 
 LOG = logging.getLogger(__name__)
@@ -65,10 +65,9 @@ class Gatherer:
     """Builds :class:`vsm_authz.rules.DecisionContext`; thread safe."""
 
     def __init__(self, conf: cfg.ConfigOpts, cinder: clients.CinderClient,
-                 policy_for=None, db=db_api, clock=time.time):
+                 policy_for=None, clock=time.time):
         self.cinder = cinder
         self.policy_for = policy_for or (lambda project_id: None)
-        self.db = db
         self.clock = clock
         self.no_online_extend = set(conf.validation.no_online_extend_backends)
         self.cache_seconds = conf.validation.capability_cache_seconds
@@ -88,7 +87,7 @@ class Gatherer:
             server_id=record.server_id, size_gb=size_gb,
             volume_type=volume.get('volume_type'),
             status=volume.get('status'),
-            original_size_gb=self.db.original_size(record.volume_id)
+            original_size_gb=volumes.original_size(record.volume_id)
             or size_gb,
             host=volume.get('os-vol-host-attr:host'))
         if facts.status == 'in-use':
@@ -97,7 +96,7 @@ class Gatherer:
         return base.DecisionContext(
             request=request or request_of(record), volume=facts,
             quota=self.cinder.quota_set(record.project_id),
-            volume_history=self.db.grant_history(record.volume_id),
+            volume_history=volumes.grant_history(record.volume_id),
             project_usage_gb=self.project_usage_gb(record.project_id),
             policy=self.policy_for(record.project_id),
             now=datetime.datetime.utcfromtimestamp(self.clock()))

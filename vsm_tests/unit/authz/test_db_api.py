@@ -24,9 +24,14 @@ import testtools
 from vsm_agent import protocol
 from vsm_authz import conf as vsm_conf
 from vsm_authz.db import api as db_api
+from vsm_authz.db import audit_log
+from vsm_authz.db import expansions
 from vsm_authz.db import fixture as db_fixture
 from vsm_authz.db import migration
 from vsm_authz.db import models
+from vsm_authz.db import policy_overrides
+from vsm_authz.db import states
+from vsm_authz.db import volumes
 
 VOL = '6f1c2a4e-0b8d-4c1e-9a57-3d2f00c1ab42'
 VOL2 = '7a1c2a4e-0b8d-4c1e-9a57-3d2f00c1ab43'
@@ -47,8 +52,8 @@ class DBTestCase(testtools.TestCase):
         self.useFixture(db_fixture.Database())
 
     def record(self, seq=1, size=10, **kw):
-        return db_api.record_request(make_request(seq=seq, **kw), SRV, PRJ,
-                                     size_gb_at_request=size)
+        return expansions.record_request(make_request(seq=seq, **kw), SRV, PRJ,
+                                         size_gb_at_request=size)
 
 
 class TestMigrations(DBTestCase):
@@ -95,55 +100,55 @@ class TestRecordRequest(DBTestCase):
     def test_first_record_creates_request_and_volume(self):
         rec, created = self.record(seq=1, size=10)
         self.assertTrue(created)
-        self.assertEqual(db_api.RecordState.RECEIVED, rec.state)
+        self.assertEqual(states.RecordState.RECEIVED, rec.state)
         self.assertEqual((VOL, 1, 12, 10), (rec.volume_id, rec.seq,
                                             rec.requested_gb,
                                             rec.size_gb_at_request))
-        self.assertEqual(10, db_api.original_size(VOL))
-        self.assertEqual(1, db_api.get_volume(VOL).highest_seq)
+        self.assertEqual(10, volumes.original_size(VOL))
+        self.assertEqual(1, volumes.get_volume(VOL).highest_seq)
 
     def test_duplicate_is_idempotent(self):
         rec, _ = self.record(seq=1)
         again, created = self.record(seq=1)
         self.assertFalse(created)
         self.assertEqual(rec.id, again.id)
-        self.assertEqual(1, len(db_api.list_requests(volume_id=VOL)))
+        self.assertEqual(1, len(expansions.list_requests(volume_id=VOL)))
 
     def test_duplicate_returns_current_state(self):
         self.record(seq=1)
-        db_api.transition(VOL, '%032x' % 1, db_api.RecordState.DENIED, reason='quota')
+        expansions.transition(VOL, '%032x' % 1, states.RecordState.DENIED, reason='quota')
         again, created = self.record(seq=1)
         self.assertFalse(created)
-        self.assertEqual(db_api.RecordState.DENIED, again.state)
+        self.assertEqual(states.RecordState.DENIED, again.state)
 
     def test_lower_seq_is_stale(self):
         self.record(seq=5)
-        exc = self.assertRaises(db_api.StaleRequest, self.record, seq=4)
+        exc = self.assertRaises(expansions.StaleRequest, self.record, seq=4)
         self.assertEqual((4, 5), (exc.seq, exc.highest_seq))
 
     def test_same_seq_other_id_is_replay(self):
         self.record(seq=5)
-        self.assertRaises(db_api.ReplayedRequest, self.record, seq=5,
+        self.assertRaises(expansions.ReplayedRequest, self.record, seq=5,
                           request_id='f' * 32)
 
     def test_same_id_other_seq_is_replay(self):
         self.record(seq=5, request_id='e' * 32)
-        self.assertRaises(db_api.ReplayedRequest, self.record, seq=6,
+        self.assertRaises(expansions.ReplayedRequest, self.record, seq=6,
                           request_id='e' * 32)
 
     def test_original_size_is_first_seen(self):
         self.record(seq=1, size=10)
         self.record(seq=2, size=12, want=14)
-        self.assertEqual(10, db_api.original_size(VOL))
-        self.assertIsNone(db_api.original_size(VOL2))
+        self.assertEqual(10, volumes.original_size(VOL))
+        self.assertIsNone(volumes.original_size(VOL2))
 
     def test_latest_and_get(self):
         self.record(seq=1)
         self.record(seq=3, want=20)
-        self.assertEqual(3, db_api.latest_request(VOL).seq)
-        self.assertEqual(1, db_api.get_request(VOL, '%032x' % 1).seq)
-        self.assertIsNone(db_api.get_request(VOL, 'f' * 32))
-        self.assertIsNone(db_api.latest_request(VOL2))
+        self.assertEqual(3, expansions.latest_request(VOL).seq)
+        self.assertEqual(1, expansions.get_request(VOL, '%032x' % 1).seq)
+        self.assertIsNone(expansions.get_request(VOL, 'f' * 32))
+        self.assertIsNone(expansions.latest_request(VOL2))
 
     def test_concurrent_duplicates_make_one_row(self):
         results, errors = [], []
@@ -159,7 +164,7 @@ class TestRecordRequest(DBTestCase):
         [t.join() for t in threads]
         self.assertEqual([], errors)
         self.assertEqual(1, results.count(True))
-        self.assertEqual(1, len(db_api.list_requests(volume_id=VOL)))
+        self.assertEqual(1, len(expansions.list_requests(volume_id=VOL)))
 
 
 class TestTransitions(DBTestCase):
@@ -170,23 +175,23 @@ class TestTransitions(DBTestCase):
         self.record(seq=1)
 
     def test_happy_path(self):
-        rec = db_api.transition(VOL, self.RID, db_api.RecordState.GRANTED,
-                                granted_gb=12, reason='ok', message='m')
-        self.assertEqual((db_api.RecordState.GRANTED, 12, 'ok', True),
+        rec = expansions.transition(VOL, self.RID, states.RecordState.GRANTED,
+                                    granted_gb=12, reason='ok', message='m')
+        self.assertEqual((states.RecordState.GRANTED, 12, 'ok', True),
                          (rec.state, rec.granted_gb, rec.reason,
                           rec.automatic))
         self.assertIsNotNone(rec.granted_at)
-        db_api.transition(VOL, self.RID, db_api.RecordState.EXTENDING)
-        db_api.transition(VOL, self.RID, db_api.RecordState.EXTENDED,
-                          final_size_gb=12)
-        rec = db_api.transition(VOL, self.RID, db_api.RecordState.GROWN)
-        self.assertEqual((db_api.RecordState.GROWN, 12, 'ok'),
+        expansions.transition(VOL, self.RID, states.RecordState.EXTENDING)
+        expansions.transition(VOL, self.RID, states.RecordState.EXTENDED,
+                              final_size_gb=12)
+        rec = expansions.transition(VOL, self.RID, states.RecordState.GROWN)
+        self.assertEqual((states.RecordState.GROWN, 12, 'ok'),
                          (rec.state, rec.final_size_gb, rec.reason))
         self.assertTrue(rec.final)
 
     def test_states_are_an_enum_stored_as_before(self):
-        rec = db_api.transition(VOL, self.RID, 'granted', granted_gb=12)
-        self.assertIs(db_api.RecordState.GRANTED, rec.state)
+        rec = expansions.transition(VOL, self.RID, 'granted', granted_gb=12)
+        self.assertIs(states.RecordState.GRANTED, rec.state)
         self.assertEqual('granted', rec.state)
         self.assertEqual('granted', '%s' % rec.state)
         with db_api.get_engine().connect() as conn:
@@ -194,26 +199,26 @@ class TestTransitions(DBTestCase):
                 'SELECT state FROM expansion_requests').scalar_one()
         self.assertEqual('granted', stored)
         self.assertEqual(str, type(stored))
-        self.assertRaises(ValueError, db_api.transition, VOL, self.RID,
+        self.assertRaises(ValueError, expansions.transition, VOL, self.RID,
                           'bogus')
 
     def test_cas_only_one_winner(self):
-        db_api.transition(VOL, self.RID, db_api.RecordState.GRANTED, granted_gb=12)
-        exc = self.assertRaises(db_api.InvalidTransition, db_api.transition,
-                                VOL, self.RID, db_api.RecordState.GRANTED,
+        expansions.transition(VOL, self.RID, states.RecordState.GRANTED, granted_gb=12)
+        exc = self.assertRaises(expansions.InvalidTransition, expansions.transition,
+                                VOL, self.RID, states.RecordState.GRANTED,
                                 granted_gb=13)
-        self.assertEqual(db_api.RecordState.GRANTED, exc.current_state)
-        self.assertEqual(12, db_api.get_request(VOL, self.RID).granted_gb)
+        self.assertEqual(states.RecordState.GRANTED, exc.current_state)
+        self.assertEqual(12, expansions.get_request(VOL, self.RID).granted_gb)
 
     def test_cas_race_between_threads(self):
         wins, losses = [], []
 
         def worker():
             try:
-                db_api.transition(VOL, self.RID, db_api.RecordState.GRANTED,
-                                  granted_gb=12)
+                expansions.transition(VOL, self.RID, states.RecordState.GRANTED,
+                                      granted_gb=12)
                 wins.append(1)
-            except db_api.InvalidTransition:
+            except expansions.InvalidTransition:
                 losses.append(1)
 
         threads = [threading.Thread(target=worker) for _ in range(8)]
@@ -222,44 +227,44 @@ class TestTransitions(DBTestCase):
         self.assertEqual((1, 7), (len(wins), len(losses)))
 
     def test_explicit_expected_states(self):
-        self.assertRaises(db_api.InvalidTransition, db_api.transition,
-                          VOL, self.RID, db_api.RecordState.DENIED,
-                          expected_states=(db_api.RecordState.PENDING,))
-        rec = db_api.transition(VOL, self.RID, db_api.RecordState.DENIED,
-                                expected_states=(db_api.RecordState.RECEIVED,),
-                                reason='quota', retry_after=123)
-        self.assertEqual((db_api.RecordState.DENIED, 'quota', 123),
+        self.assertRaises(expansions.InvalidTransition, expansions.transition,
+                          VOL, self.RID, states.RecordState.DENIED,
+                          expected_states=(states.RecordState.PENDING,))
+        rec = expansions.transition(VOL, self.RID, states.RecordState.DENIED,
+                                    expected_states=(states.RecordState.RECEIVED,),
+                                    reason='quota', retry_after=123)
+        self.assertEqual((states.RecordState.DENIED, 'quota', 123),
                          (rec.state, rec.reason, rec.retry_after))
 
     def test_forbidden_moves(self):
-        self.assertRaises(ValueError, db_api.transition, VOL, self.RID,
+        self.assertRaises(ValueError, expansions.transition, VOL, self.RID,
                           'bogus')
-        self.assertRaises(ValueError, db_api.transition, VOL, self.RID,
-                          db_api.RecordState.GROWN, expected_states=(db_api.RecordState.RECEIVED,))
-        db_api.transition(VOL, self.RID, db_api.RecordState.DENIED)
-        self.assertRaises(db_api.InvalidTransition, db_api.transition,
-                          VOL, self.RID, db_api.RecordState.GRANTED)
+        self.assertRaises(ValueError, expansions.transition, VOL, self.RID,
+                          states.RecordState.GROWN, expected_states=(states.RecordState.RECEIVED,))
+        expansions.transition(VOL, self.RID, states.RecordState.DENIED)
+        self.assertRaises(expansions.InvalidTransition, expansions.transition,
+                          VOL, self.RID, states.RecordState.GRANTED)
 
     def test_unknown_request(self):
-        self.assertRaises(db_api.RequestNotFound, db_api.transition,
-                          VOL, 'f' * 32, db_api.RecordState.GRANTED)
+        self.assertRaises(expansions.RequestNotFound, expansions.transition,
+                          VOL, 'f' * 32, states.RecordState.GRANTED)
 
     def test_approved_grant_is_manual(self):
-        db_api.transition(VOL, self.RID, db_api.RecordState.PENDING, reason='approval')
-        rec = db_api.transition(VOL, self.RID, db_api.RecordState.GRANTED,
-                                granted_gb=12)
+        expansions.transition(VOL, self.RID, states.RecordState.PENDING, reason='approval')
+        rec = expansions.transition(VOL, self.RID, states.RecordState.GRANTED,
+                                    granted_gb=12)
         self.assertFalse(rec.automatic)
 
     def test_in_flight(self):
         self.record(seq=2, want=14)
-        db_api.transition(VOL, self.RID, db_api.RecordState.GRANTED, granted_gb=12)
+        expansions.transition(VOL, self.RID, states.RecordState.GRANTED, granted_gb=12)
         self.assertEqual([self.RID],
-                         [r.request_id for r in db_api.in_flight()])
-        self.assertEqual([], db_api.in_flight(older_than=3600))
+                         [r.request_id for r in expansions.in_flight()])
+        self.assertEqual([], expansions.in_flight(older_than=3600))
         future = timeutils.utcnow() + datetime.timedelta(seconds=5)
-        self.assertEqual(1, len(db_api.in_flight(older_than=future)))
-        self.assertEqual(2, len(db_api.in_flight(
-            states=db_api.IN_FLIGHT_STATES + (db_api.RecordState.RECEIVED,))))
+        self.assertEqual(1, len(expansions.in_flight(older_than=future)))
+        self.assertEqual(2, len(expansions.in_flight(
+            states=states.IN_FLIGHT_STATES + (states.RecordState.RECEIVED,))))
 
 
 class TestHistoryAuditOverrides(DBTestCase):
@@ -269,45 +274,45 @@ class TestHistoryAuditOverrides(DBTestCase):
             self.record(seq=seq, size=size, want=want)
             rid = '%032x' % seq
             if seq == 2:
-                db_api.transition(VOL, rid, db_api.RecordState.PENDING)
+                expansions.transition(VOL, rid, states.RecordState.PENDING)
             if seq < 3:
-                db_api.transition(VOL, rid, db_api.RecordState.GRANTED, granted_gb=want)
-        history = db_api.grant_history(VOL)
+                expansions.transition(VOL, rid, states.RecordState.GRANTED, granted_gb=want)
+        history = volumes.grant_history(VOL)
         self.assertEqual([(10, 12, True), (12, 15, False)],
                          [(g.from_gb, g.to_gb, g.automatic)
                           for g in history])
         later = timeutils.utcnow() + datetime.timedelta(seconds=1)
-        self.assertEqual([], db_api.grant_history(VOL, since=later))
+        self.assertEqual([], volumes.grant_history(VOL, since=later))
 
     def test_audit(self):
-        db_api.audit('request.denied', request_id='a' * 32, volume_id=VOL,
-                     project_id=PRJ, reason='quota', detail={'size': 10})
-        db_api.audit('request.invalid', server_id=SRV, detail='bad value')
-        entries = db_api.list_audit()
+        audit_log.audit('request.denied', request_id='a' * 32, volume_id=VOL,
+                        project_id=PRJ, reason='quota', detail={'size': 10})
+        audit_log.audit('request.invalid', server_id=SRV, detail='bad value')
+        entries = audit_log.list_audit()
         self.assertEqual(['request.invalid', 'request.denied'],
                          [e.event for e in entries])
         self.assertEqual({'size': 10}, entries[1].detail)
         self.assertEqual('bad value', entries[0].detail)
-        self.assertEqual(1, len(db_api.list_audit(volume_id=VOL)))
-        self.assertEqual(1, len(db_api.list_audit(event='request.invalid')))
+        self.assertEqual(1, len(audit_log.list_audit(volume_id=VOL)))
+        self.assertEqual(1, len(audit_log.list_audit(event='request.invalid')))
 
     def test_list_requests_filters(self):
         self.record(seq=1)
         self.record(seq=1, volume_id=VOL2)
-        db_api.transition(VOL2, '%032x' % 1, db_api.RecordState.DENIED)
-        self.assertEqual(2, len(db_api.list_requests(project_id=PRJ)))
-        self.assertEqual(1, len(db_api.list_requests(state='denied')))
-        self.assertEqual(2, len(db_api.list_requests(
+        expansions.transition(VOL2, '%032x' % 1, states.RecordState.DENIED)
+        self.assertEqual(2, len(expansions.list_requests(project_id=PRJ)))
+        self.assertEqual(1, len(expansions.list_requests(state='denied')))
+        self.assertEqual(2, len(expansions.list_requests(
             state=['denied', 'received'])))
-        self.assertEqual(1, len(db_api.list_requests(limit=1)))
+        self.assertEqual(1, len(expansions.list_requests(limit=1)))
 
     def test_policy_overrides(self):
-        self.assertEqual({}, db_api.get_policy_overrides(PRJ))
-        db_api.set_policy_overrides(PRJ, {'max_size_gb': 50})
-        db_api.set_policy_overrides(PRJ, {'max_size_gb': 60,
-                                          'dry_run': True})
+        self.assertEqual({}, policy_overrides.get_policy_overrides(PRJ))
+        policy_overrides.set_policy_overrides(PRJ, {'max_size_gb': 50})
+        policy_overrides.set_policy_overrides(PRJ, {'max_size_gb': 60,
+                                                    'dry_run': True})
         self.assertEqual({'max_size_gb': 60, 'dry_run': True},
-                         db_api.get_policy_overrides(PRJ))
-        self.assertEqual([PRJ], list(db_api.list_policy_overrides()))
-        db_api.set_policy_overrides(PRJ, {})
-        self.assertEqual({}, db_api.get_policy_overrides(PRJ))
+                         policy_overrides.get_policy_overrides(PRJ))
+        self.assertEqual([PRJ], list(policy_overrides.list_policy_overrides()))
+        policy_overrides.set_policy_overrides(PRJ, {})
+        self.assertEqual({}, policy_overrides.get_policy_overrides(PRJ))

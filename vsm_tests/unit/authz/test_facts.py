@@ -17,7 +17,7 @@ import testtools
 
 from vsm_agent import protocol
 from vsm_authz import conf as vsm_conf
-from vsm_authz.db import api as db_api
+from vsm_authz.db import expansions
 from vsm_authz.db import fixture as db_fixture
 from vsm_authz import facts
 from vsm_authz.rules import base
@@ -42,8 +42,8 @@ class TestGatherer(testtools.TestCase):
             volume_id=self.volume_id, request_id=protocol.new_request_id(),
             seq=1, state=protocol.RequestState.REQUESTED, current_gb=10,
             requested_gb=12, timestamp=1, reason='used_pct')
-        self.record, _ = db_api.record_request(request, self.server_id,
-                                               fakes.PROJECT, 10)
+        self.record, _ = expansions.record_request(request, self.server_id,
+                                                   fakes.PROJECT, 10)
 
     def context(self):
         return self.gatherer.context(
