@@ -10,93 +10,24 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Tests of vsm_authz.db: migrations, idempotent recording, the CAS
-state machine, history, audit and policy overrides (SQLite)."""
+"""Tests of vsm_authz.db.expansions: idempotent recording, stale and
+replayed requests, the compare-and-set transitions (SQLite)."""
 
 import datetime
 import threading
 
-from alembic import autogenerate
-from alembic import migration as alembic_migration
 from oslo_utils import timeutils
-import testtools
 
-from vsm_agent import protocol
-from vsm_authz import conf as vsm_conf
 from vsm_authz.db import api as db_api
-from vsm_authz.db import audit_log
 from vsm_authz.db import expansions
-from vsm_authz.db import fixture as db_fixture
-from vsm_authz.db import migration
-from vsm_authz.db import models
-from vsm_authz.db import policy_overrides
 from vsm_authz.db import states
 from vsm_authz.db import volumes
+from vsm_tests.unit.authz.db import base
 
-VOL = '6f1c2a4e-0b8d-4c1e-9a57-3d2f00c1ab42'
-VOL2 = '7a1c2a4e-0b8d-4c1e-9a57-3d2f00c1ab43'
-SRV = '11111111-2222-4333-8444-555555555555'
-PRJ = 'a' * 32
+VOL, VOL2, PRJ = base.VOL, base.VOL2, base.PRJ
 
 
-def make_request(seq=1, request_id=None, want=12, cur=10, volume_id=VOL):
-    return protocol.ExpansionRequest(
-        volume_id=volume_id, request_id=request_id or ('%032x' % seq),
-        seq=seq, state=protocol.RequestState.REQUESTED, current_gb=cur,
-        requested_gb=want, timestamp=1764097200, reason='used_pct')
-
-
-class DBTestCase(testtools.TestCase):
-    def setUp(self):
-        super().setUp()
-        self.useFixture(db_fixture.Database())
-
-    def record(self, seq=1, size=10, **kw):
-        return expansions.record_request(make_request(seq=seq, **kw), SRV, PRJ,
-                                         size_gb_at_request=size)
-
-
-class TestMigrations(DBTestCase):
-    def test_at_head(self):
-        self.assertEqual('0001_initial', migration.version())
-        self.assertEqual(migration.head(), migration.version())
-
-    def test_upgrade_is_idempotent(self):
-        migration.upgrade('head')
-        self.assertEqual(migration.head(), migration.version())
-
-    def test_models_match_migrations(self):
-        # A model change without a revision (or vice versa) fails here.
-        with db_api.get_engine().connect() as conn:
-            context = alembic_migration.MigrationContext.configure(conn)
-            diff = autogenerate.compare_metadata(context,
-                                                 models.Base.metadata)
-        self.assertEqual([], diff)
-
-    def test_fresh_database_has_no_version(self):
-        db_api.configure_reset()
-        self.useFixture(_Unmigrated())
-        self.assertIsNone(migration.version())
-        migration.upgrade('head')
-        self.assertEqual('0001_initial', migration.version())
-
-
-class _Unmigrated(db_fixture.Database):
-    def _setUp(self):
-        # Like Database but without the upgrade.
-        import fixtures
-        from oslo_config import cfg
-        self.conf = cfg.ConfigOpts()
-        vsm_conf.register_opts(self.conf)
-        self.conf([], project='vsm')
-        tmp = self.useFixture(fixtures.TempDir()).path
-        self.conf.set_override('connection', 'sqlite:///%s/x.sqlite' % tmp,
-                               group='database')
-        db_api.configure(self.conf)
-        self.addCleanup(db_api.configure_reset)
-
-
-class TestRecordRequest(DBTestCase):
+class TestRecordRequest(base.DBTestCase):
     def test_first_record_creates_request_and_volume(self):
         rec, created = self.record(seq=1, size=10)
         self.assertTrue(created)
@@ -167,7 +98,7 @@ class TestRecordRequest(DBTestCase):
         self.assertEqual(1, len(expansions.list_requests(volume_id=VOL)))
 
 
-class TestTransitions(DBTestCase):
+class TestTransitions(base.DBTestCase):
     RID = '%032x' % 1
 
     def setUp(self):
@@ -266,36 +197,6 @@ class TestTransitions(DBTestCase):
         self.assertEqual(2, len(expansions.in_flight(
             states=states.IN_FLIGHT_STATES + (states.RecordState.RECEIVED,))))
 
-
-class TestHistoryAuditOverrides(DBTestCase):
-    def test_grant_history(self):
-        for seq, (size, want) in enumerate(((10, 12), (12, 15), (15, 20)),
-                                           start=1):
-            self.record(seq=seq, size=size, want=want)
-            rid = '%032x' % seq
-            if seq == 2:
-                expansions.transition(VOL, rid, states.RecordState.PENDING)
-            if seq < 3:
-                expansions.transition(VOL, rid, states.RecordState.GRANTED, granted_gb=want)
-        history = volumes.grant_history(VOL)
-        self.assertEqual([(10, 12, True), (12, 15, False)],
-                         [(g.from_gb, g.to_gb, g.automatic)
-                          for g in history])
-        later = timeutils.utcnow() + datetime.timedelta(seconds=1)
-        self.assertEqual([], volumes.grant_history(VOL, since=later))
-
-    def test_audit(self):
-        audit_log.audit('request.denied', request_id='a' * 32, volume_id=VOL,
-                        project_id=PRJ, reason='quota', detail={'size': 10})
-        audit_log.audit('request.invalid', server_id=SRV, detail='bad value')
-        entries = audit_log.list_audit()
-        self.assertEqual(['request.invalid', 'request.denied'],
-                         [e.event for e in entries])
-        self.assertEqual({'size': 10}, entries[1].detail)
-        self.assertEqual('bad value', entries[0].detail)
-        self.assertEqual(1, len(audit_log.list_audit(volume_id=VOL)))
-        self.assertEqual(1, len(audit_log.list_audit(event='request.invalid')))
-
     def test_list_requests_filters(self):
         self.record(seq=1)
         self.record(seq=1, volume_id=VOL2)
@@ -305,14 +206,3 @@ class TestHistoryAuditOverrides(DBTestCase):
         self.assertEqual(2, len(expansions.list_requests(
             state=['denied', 'received'])))
         self.assertEqual(1, len(expansions.list_requests(limit=1)))
-
-    def test_policy_overrides(self):
-        self.assertEqual({}, policy_overrides.get_policy_overrides(PRJ))
-        policy_overrides.set_policy_overrides(PRJ, {'max_size_gb': 50})
-        policy_overrides.set_policy_overrides(PRJ, {'max_size_gb': 60,
-                                                    'dry_run': True})
-        self.assertEqual({'max_size_gb': 60, 'dry_run': True},
-                         policy_overrides.get_policy_overrides(PRJ))
-        self.assertEqual([PRJ], list(policy_overrides.list_policy_overrides()))
-        policy_overrides.set_policy_overrides(PRJ, {})
-        self.assertEqual({}, policy_overrides.get_policy_overrides(PRJ))
