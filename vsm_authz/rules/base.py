@@ -71,7 +71,9 @@ class GrantRecord:
 
 @dataclasses.dataclass
 class DecisionContext:
-    """Everything a decision may look at.
+    """Everything a decision may look at (:class:`vsm_authz.facts.Context`
+    is the one the service builds: it reads the costly facts when a rule
+    first asks for them).
 
     :ivar quota: Cinder's ``os-quota-sets/{project}?usage=True``
         ``quota_set`` dict: ``{'gigabytes': {'limit', 'in_use',

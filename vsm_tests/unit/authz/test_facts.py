@@ -58,6 +58,23 @@ class TestGatherer(testtools.TestCase):
         self.assertEqual(12, ctx.request.requested_gb)
         self.assertEqual(1, self.cinder.calls['get_volume'])
 
+    def test_costly_facts_are_read_when_asked_and_once(self):
+        asked = []
+        self.gatherer.policy_for = lambda p: asked.append(p) or 'policy'
+        ctx = self.context()
+        self.assertEqual({'get_volume': 1, 'pools': 1, 'volume_type': 1},
+                         dict(self.cinder.calls))
+        self.assertEqual([], asked)
+        for _ in range(2):
+            self.assertEqual((1000, 10, [], 'policy'),
+                             (ctx.quota['gigabytes']['limit'],
+                              ctx.project_usage_gb, ctx.volume_history,
+                              ctx.policy))
+        self.assertEqual({'get_volume': 1, 'pools': 1, 'volume_type': 1,
+                          'quota_set': 1, 'project_volumes': 1},
+                         dict(self.cinder.calls))
+        self.assertEqual([fakes.PROJECT], asked)
+
     def test_not_in_use_is_answered_by_the_sanity_rule(self):
         self.cinder.volumes[self.volume_id]['status'] = 'detaching'
         ctx = self.context()

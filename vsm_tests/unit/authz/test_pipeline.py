@@ -55,14 +55,20 @@ class TestGrant(fakes.FlowTestCase):
         server, volume = self.server_with_volume(10)
         self.write_request(server, volume, want=12)
         reads_before_extend = []
+        calls_before_extend = []
         extend_volume = self.cinder.extend_volume
 
         def extend(*args):
             reads_before_extend.append(self.cinder.calls['get_volume'])
+            calls_before_extend.append(dict(self.cinder.calls))
             return extend_volume(*args)
         self.cinder.extend_volume = extend
         self.notify(server)
         self.assertEqual([1], reads_before_extend)
+        # A grant passes every rule, so every fact is read, each once.
+        self.assertEqual([{'get_volume': 1, 'quota_set': 1,
+                           'project_volumes': 1, 'pools': 1,
+                           'volume_type': 1}], calls_before_extend)
         # Every call to the clouds for the whole request: Nova reads the
         # server and its attachments once and takes two answers (granted,
         # extended); Cinder is read once before the extend and once after
@@ -275,6 +281,37 @@ class TestDeny(fakes.FlowTestCase):
         self.assertEqual((R.DENIED, 'not_in_use'),
                          (answer.state, answer.reason))
         self.assertIsNotNone(answer.retry_after)
+
+    def test_request_in_cooldown_reads_only_what_the_rules_ask(self):
+        self.conf.set_override('cooldown_seconds', 3600,
+                               group='expansion_policy')
+        server, volume = self.server_with_volume(10)
+        self.write_request(server, volume, want=12, seq=1)
+        self.notify(server)
+        self.cinder.calls.clear()
+        self.checker.calls = 0
+        self.write_request(server, volume, want=14, seq=2)
+        self.notify(server)
+        answer = self.nova.responses(server, volume)
+        self.assertEqual((R.DENIED, 'cooldown'),
+                         (answer.state, answer.reason))
+        # The cooldown rule denies before the quota and limit rules: no
+        # quota read, no listing of the project's volumes, no Keystone
+        # call (pools and volume type are still cached from the grant).
+        self.assertEqual({'get_volume': 1}, dict(self.cinder.calls))
+        self.assertEqual(0, self.checker.calls)
+
+    def test_volume_not_in_use_reads_the_volume_only(self):
+        server, volume = self.server_with_volume(10)
+        self.cinder.volumes[volume]['status'] = 'detaching'
+        self.write_request(server, volume, want=12)
+        self.notify(server)
+        answer = self.nova.responses(server, volume)
+        self.assertEqual((R.DENIED, 'not_in_use'),
+                         (answer.state, answer.reason))
+        # The sanity rule, first, denies from the volume read alone.
+        self.assertEqual({'get_volume': 1}, dict(self.cinder.calls))
+        self.assertEqual(0, self.checker.calls)
 
     def test_backend_without_online_extend(self):
         self.cinder.pool_caps['host@fake#fake'] = {
