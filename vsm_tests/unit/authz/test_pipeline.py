@@ -302,6 +302,10 @@ class TestDeny(fakes.FlowTestCase):
         self.assertEqual(0, self.checker.calls)
 
     def test_volume_not_in_use_reads_the_volume_only(self):
+        policies = []
+        policy_for = self.flow.driver.facts.policy_for
+        self.flow.driver.facts.policy_for = \
+            lambda p: policies.append(p) or policy_for(p)
         server, volume = self.server_with_volume(10)
         self.cinder.volumes[volume]['status'] = 'detaching'
         self.write_request(server, volume, want=12)
@@ -312,6 +316,7 @@ class TestDeny(fakes.FlowTestCase):
         # The sanity rule, first, denies from the volume read alone.
         self.assertEqual({'get_volume': 1}, dict(self.cinder.calls))
         self.assertEqual(0, self.checker.calls)
+        self.assertEqual([], policies)
 
     def test_backend_without_online_extend(self):
         self.cinder.pool_caps['host@fake#fake'] = {
