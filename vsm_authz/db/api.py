@@ -181,6 +181,20 @@ retry = oslo_db_api.wrap_db_retry(max_retries=5, retry_on_deadlock=True,
                                   retry_on_disconnect=True)
 
 
+def newest_first(model, limit, conditions=(), **equal):
+    """A SELECT of the ``model`` rows that meet ``conditions`` and whose
+    columns equal every value of ``equal`` that is not None, newest
+    (highest id) first, at most ``limit`` of them (None: all)."""
+    conditions = list(conditions) + [getattr(model, column) == value
+                                     for column, value in equal.items()
+                                     if value is not None]
+    query = sa.select(model)
+    if conditions:
+        query = query.where(*conditions)
+    query = query.order_by(model.id.desc())
+    return query if limit is None else query.limit(limit)
+
+
 def now():
     """Naive UTC now, as the database stores times."""
     return timeutils.utcnow()

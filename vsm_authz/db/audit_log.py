@@ -31,8 +31,6 @@ import datetime
 import json
 import typing
 
-import sqlalchemy as sa
-
 from vsm_authz.db import api as db_api
 from vsm_authz.db import models
 
@@ -85,18 +83,11 @@ def list_audit(volume_id=None, project_id=None, server_id=None,
                request_id=None, event=None, since=None, limit=100
                ) -> typing.List[AuditRecord]:
     """Audit entries matching every given filter, newest first."""
-    query = sa.select(models.AuditEntry)
-    for column, value in (('volume_id', volume_id),
-                          ('project_id', project_id),
-                          ('server_id', server_id),
-                          ('request_id', request_id), ('event', event)):
-        if value is not None:
-            query = query.where(getattr(models.AuditEntry, column) == value)
-    if since is not None:
-        query = query.where(models.AuditEntry.at >= since)
-    query = query.order_by(models.AuditEntry.id.desc())
-    if limit is not None:
-        query = query.limit(limit)
+    query = db_api.newest_first(
+        models.AuditEntry, limit,
+        () if since is None else (models.AuditEntry.at >= since,),
+        volume_id=volume_id, project_id=project_id, server_id=server_id,
+        request_id=request_id, event=event)
     with db_api.reader() as session:
         return [db_api.copy(AuditRecord, r, detail=_decode(r.detail))
                 for r in session.execute(query).scalars()]

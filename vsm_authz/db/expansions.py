@@ -338,22 +338,15 @@ def list_requests(volume_id=None, project_id=None, server_id=None,
     ``state`` may be one state or a list; ``since`` a naive-UTC datetime
     (created at or after); ``limit`` None for all.
     """
-    query = sa.select(models.ExpansionRequest)
-    for column, value in (('volume_id', volume_id),
-                          ('project_id', project_id),
-                          ('server_id', server_id)):
-        if value is not None:
-            query = query.where(
-                getattr(models.ExpansionRequest, column) == value)
+    conditions = []
     if state is not None:
-        states = (state,) if isinstance(state, str) else tuple(state)
-        query = query.where(models.ExpansionRequest.state.in_(
-            [str(s) for s in states]))
+        wanted = (state,) if isinstance(state, str) else tuple(state)
+        conditions.append(models.ExpansionRequest.state.in_(
+            [str(s) for s in wanted]))
     if since is not None:
-        query = query.where(models.ExpansionRequest.created_at >= since)
-    query = query.order_by(models.ExpansionRequest.id.desc())
-    if limit is not None:
-        query = query.limit(limit)
+        conditions.append(models.ExpansionRequest.created_at >= since)
+    query = db_api.newest_first(
+        models.ExpansionRequest, limit, conditions, volume_id=volume_id,
+        project_id=project_id, server_id=server_id)
     with db_api.reader() as session:
-        return [_record(r)
-                for r in session.execute(query).scalars()]
+        return [_record(r) for r in session.execute(query).scalars()]
