@@ -282,6 +282,16 @@ class TestDeny(fakes.FlowTestCase):
                          (answer.state, answer.reason))
         self.assertIsNotNone(answer.retry_after)
 
+    def assert_denied_on_the_volume_read(self, server, volume, reason):
+        """Notify: the request is denied for ``reason`` after one Cinder
+        volume GET, with no quota read, no listing of the project's
+        volumes and no Keystone call."""
+        self.notify(server)
+        answer = self.nova.responses(server, volume)
+        self.assertEqual((R.DENIED, reason), (answer.state, answer.reason))
+        self.assertEqual({'get_volume': 1}, dict(self.cinder.calls))
+        self.assertEqual(0, self.checker.calls)
+
     def test_request_in_cooldown_reads_only_what_the_rules_ask(self):
         self.conf.set_override('cooldown_seconds', 3600,
                                group='expansion_policy')
@@ -291,15 +301,9 @@ class TestDeny(fakes.FlowTestCase):
         self.cinder.calls.clear()
         self.checker.calls = 0
         self.write_request(server, volume, want=14, seq=2)
-        self.notify(server)
-        answer = self.nova.responses(server, volume)
-        self.assertEqual((R.DENIED, 'cooldown'),
-                         (answer.state, answer.reason))
-        # The cooldown rule denies before the quota and limit rules: no
-        # quota read, no listing of the project's volumes, no Keystone
-        # call (pools and volume type are still cached from the grant).
-        self.assertEqual({'get_volume': 1}, dict(self.cinder.calls))
-        self.assertEqual(0, self.checker.calls)
+        # The cooldown rule denies before the quota and limit rules (pools
+        # and volume type are still cached from the grant).
+        self.assert_denied_on_the_volume_read(server, volume, 'cooldown')
 
     def test_volume_not_in_use_reads_the_volume_only(self):
         policies = []
@@ -309,13 +313,8 @@ class TestDeny(fakes.FlowTestCase):
         server, volume = self.server_with_volume(10)
         self.cinder.volumes[volume]['status'] = 'detaching'
         self.write_request(server, volume, want=12)
-        self.notify(server)
-        answer = self.nova.responses(server, volume)
-        self.assertEqual((R.DENIED, 'not_in_use'),
-                         (answer.state, answer.reason))
         # The sanity rule, first, denies from the volume read alone.
-        self.assertEqual({'get_volume': 1}, dict(self.cinder.calls))
-        self.assertEqual(0, self.checker.calls)
+        self.assert_denied_on_the_volume_read(server, volume, 'not_in_use')
         self.assertEqual([], policies)
 
     def test_backend_without_online_extend(self):
