@@ -72,9 +72,9 @@ class _Fact:
     a rule looks at it and then kept on the context.
 
     Like :func:`functools.cached_property` without its lock: before Python
-    3.12 that lock is shared by every instance, so one worker's Cinder
-    call would hold up every other worker's decision. A context serves
-    one decision in one thread and needs none.
+    3.12 that lock is shared by every instance, so one worker thread's
+    quota read would hold up the quota read of every other thread's
+    decision. A context serves one decision in one thread and needs none.
     """
 
     def __init__(self, load):
