@@ -49,7 +49,7 @@ sys.path.insert(0, REPO)
 
 from vsm_agent import protocol  # noqa: E402
 from vsm_authz import conf as vsm_conf  # noqa: E402
-from vsm_authz.db import api as db_api  # noqa: E402
+from vsm_authz import db as db_api  # noqa: E402
 from vsm_authz.db import migration  # noqa: E402
 from vsm_authz import expansion_policy  # noqa: E402
 from vsm_authz import rules  # noqa: E402

@@ -30,7 +30,9 @@ Map of the package (one job per module):
 ``rules/``               the decision engine: :func:`rules.build_engine`
 ``expansion_policy``     per-project expansion policy (config + DB overrides)
 ``keystone_limits``      Keystone unified limits through oslo.limit
-``db/``                  state: requests, volumes, grants, audit (oslo.db)
+``db/``                  state (oslo.db): ``api`` the engine; ``expansions``,
+                         ``states``, ``volumes``, ``audit_log``,
+                         ``policy_overrides`` their queries
 ``locks``                per-volume / per-project critical sections (tooz)
 ``conf/``                every option, one module per group; ``conf.opts``
                          lists them for oslo-config-generator

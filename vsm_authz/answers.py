@@ -36,11 +36,11 @@ from oslo_log import log as logging
 
 from vsm_agent import protocol
 from vsm_authz import clients
-from vsm_authz.db import api as db_api
+from vsm_authz.db import states
 
 LOG = logging.getLogger(__name__)
 
-State = db_api.RecordState
+State = states.RecordState
 
 #: Fixed id/seq used to answer a request whose own id/seq are unreadable.
 _UNKNOWN_ID = '0' * 32

@@ -14,7 +14,7 @@
 
     from vsm_authz import audit
 
-    trail = audit.Trail(db_api)
+    trail = audit.Trail()
     trail.add('request.granted', audit.ids(record), reason='ok')
     trail.add('request.rejected', audit.ids(server, request),
               once=(server_id, request_id, reason))
@@ -28,6 +28,8 @@ audited once, not once per notification.
 
 import collections
 import threading
+
+from vsm_authz.db import audit_log
 
 
 def ids(subject, about=None) -> dict:
@@ -43,8 +45,7 @@ def ids(subject, about=None) -> dict:
 class Trail:
     """Adds audit rows; thread safe."""
 
-    def __init__(self, db, memory=4096):
-        self.db = db
+    def __init__(self, memory=4096):
         self._seen = collections.OrderedDict()
         self._size = memory
         self._lock = threading.Lock()
@@ -64,4 +65,4 @@ class Trail:
         """One row (``fields``: ``reason``, ``detail``); with ``once``, only
         the first time for that key."""
         if once is None or self.first(once):
-            self.db.audit(event, **ids, **fields)
+            audit_log.audit(event, **ids, **fields)

@@ -38,20 +38,21 @@ from oslo_log import log as logging
 from vsm_agent import protocol
 from vsm_authz import answers
 from vsm_authz import audit
-from vsm_authz.db import api as db_api
+from vsm_authz.db import expansions
+from vsm_authz.db import states
 from vsm_authz import locks
 from vsm_authz import validation
 
 LOG = logging.getLogger(__name__)
 
-State = db_api.RecordState
+State = states.RecordState
 
 
 class Driver:
     """Thread safe; one per pipeline."""
 
     def __init__(self, locks, nova, cinder, engine, notifier, trail,
-                 gatherer, extender, db=db_api):
+                 gatherer, extender):
         self.locks = locks
         self.nova = nova
         self.cinder = cinder
@@ -60,7 +61,6 @@ class Driver:
         self.trail = trail
         self.facts = gatherer
         self.extender = extender
-        self.db = db
 
     @contextlib.contextmanager
     def locked(self, volume_id, project_id, volume_lock_timeout=None):
@@ -82,7 +82,7 @@ class Driver:
         try:
             with self.locked(record.volume_id, record.project_id,
                              volume_lock_timeout):
-                return self.move_on(self.db.get_request(
+                return self.move_on(expansions.get_request(
                     record.volume_id, record.request_id), request, None, out)
         except locks.LockTimeout:
             if volume_lock_timeout is None:
@@ -112,7 +112,7 @@ class Driver:
                 self.facts.context(record, request, volume), record, out)
         else:
             volume = None  # read before this driver held the locks
-        if record.state in db_api.IN_FLIGHT_STATES:
+        if record.state in states.IN_FLIGHT_STATES:
             record = self._execute(record, volume, out)
         return record
 
@@ -171,15 +171,16 @@ class Driver:
 
     def _transition(self, record, state, **fields):
         try:
-            return self.db.transition(record.volume_id, record.request_id,
-                                      state, expected_states=(record.state,),
-                                      **fields)
-        except db_api.InvalidTransition as exc:
+            return expansions.transition(
+                record.volume_id, record.request_id, state,
+                expected_states=(record.state,), **fields)
+        except expansions.InvalidTransition as exc:
             # Another driver moved it (e.g. an operator denied it through
             # the API): go on from where it is.
             LOG.info('Request %s of volume %s moved to %s meanwhile',
                      record.request_id, record.volume_id, exc.current_state)
-            return self.db.get_request(record.volume_id, record.request_id)
+            return expansions.get_request(record.volume_id,
+                                          record.request_id)
 
     def step(self, record, state, event, out=None, notify=None,
              detail=None, audit_reason=None, **fields):

@@ -18,9 +18,10 @@ set of knobs the decision rules read. Defaults come from the config group
 database (``vsm-manage policy set --project P max_size_gb=500``)::
 
     from vsm_authz import expansion_policy
-    from vsm_authz.db import api as db_api
+    from vsm_authz.db import policy_overrides
 
-    policy = expansion_policy.effective_policy(conf, db_api, project_id)
+    policy = expansion_policy.effective_policy(conf, policy_overrides,
+                                               project_id)
     policy.max_size_gb, policy.cooldown_seconds, ...
     expansion_policy.validate_overrides({'max_size_gb': '500'})
     # -> {'max_size_gb': 500}; ValueError naming the field otherwise
@@ -107,10 +108,10 @@ def from_config(conf) -> ExpansionPolicy:
     return ExpansionPolicy(**{name: group[name] for name in FIELDS})
 
 
-def effective_policy(conf, db_api, project_id) -> ExpansionPolicy:
+def effective_policy(conf, store, project_id) -> ExpansionPolicy:
     """The config defaults overlaid with the project's stored overrides.
 
-    :param db_api: :mod:`vsm_authz.db.api` (or anything with
+    :param store: :mod:`vsm_authz.db.policy_overrides` (or anything with
         ``get_policy_overrides(project_id)``).
 
     An override that no longer validates (a field renamed or removed in
@@ -118,7 +119,7 @@ def effective_policy(conf, db_api, project_id) -> ExpansionPolicy:
     decision of the project.
     """
     policy = from_config(conf)
-    overrides = db_api.get_policy_overrides(project_id)
+    overrides = store.get_policy_overrides(project_id)
     valid = {}
     for name, value in overrides.items():
         try:

@@ -22,10 +22,16 @@ read of the volume from Cinder::
     ctx = gatherer.context(record, request, volume)  # rules.DecisionContext
     decision = engine.decide(ctx)
 
-Besides that volume the context holds the project's Cinder quota and
-volume sizes, the volume's grant history and original size (database),
-the project's expansion policy, and whether the back end can extend
-attached volumes: the pool capability ``online_extend_support`` from
+The context holds that volume (with its original size from the database)
+at once. The facts that cost another call — the project's Cinder quota
+and volume sizes, the volume's grant history, the project's expansion
+policy — are read the first time a rule looks at them, and kept for the
+rest of the decision: a request the sanity rule or the cooldown denies
+costs no quota read and no listing of the project's volumes.
+
+Whether the back end can extend attached volumes is known for in-use
+volumes only (the sanity rule asks it first): the pool capability
+``online_extend_support`` from
 ``scheduler-stats`` when reported, else the volume type extra spec of the
 same name, else :oslo.config:option:`validation.no_online_extend_backends`
 (None when all are silent: the extend is attempted and its failure
@@ -45,7 +51,7 @@ from oslo_utils import strutils
 
 from vsm_agent import protocol
 from vsm_authz import clients
-from vsm_authz.db import api as db_api
+from vsm_authz.db import volumes
 from vsm_authz.rules import base
 
 LOG = logging.getLogger(__name__)
@@ -61,14 +67,63 @@ def request_of(record) -> protocol.ExpansionRequest:
         timestamp=record.request_timestamp, reason=record.request_reason)
 
 
+class _Fact:
+    """A fact of a :class:`Context`, read by ``load(ctx)`` the first time
+    a rule looks at it and then kept on the context.
+
+    Like :func:`functools.cached_property` without its lock: before Python
+    3.12 that lock is shared by every instance, so one worker thread's
+    quota read would hold up the quota read of every other thread's
+    decision. A context serves one decision in one thread and needs none.
+    """
+
+    def __init__(self, load):
+        self.load = load
+        self.name = load.__name__
+        self.__doc__ = load.__doc__
+
+    def __get__(self, ctx, owner=None):
+        if ctx is None:
+            return self
+        value = ctx.__dict__[self.name] = self.load(ctx)
+        return value
+
+
+class Context(base.DecisionContext):
+    """A :class:`~vsm_authz.rules.DecisionContext` whose costly facts are
+    read when a rule first needs them, at most once."""
+
+    def __init__(self, gatherer: 'Gatherer', request, volume, now):
+        # Not the dataclass __init__: it would need every fact now.
+        self._gatherer = gatherer
+        self.request, self.volume, self.now = request, volume, now
+        self.dry_run = False
+
+    @_Fact
+    def quota(self):
+        return self._gatherer.cinder.quota_set(self.volume.project_id)
+
+    @_Fact
+    def volume_history(self):
+        return volumes.grant_history(self.volume.volume_id)
+
+    @_Fact
+    def project_usage_gb(self):
+        return self._gatherer.project_usage_gb(self.volume.project_id)
+
+    @_Fact
+    def policy(self):
+        return self._gatherer.policy_for(self.volume.project_id)
+
+
 class Gatherer:
-    """Builds :class:`vsm_authz.rules.DecisionContext`; thread safe."""
+    """Builds :class:`Context` (a :class:`vsm_authz.rules.DecisionContext`);
+    thread safe."""
 
     def __init__(self, conf: cfg.ConfigOpts, cinder: clients.CinderClient,
-                 policy_for=None, db=db_api, clock=time.time):
+                 policy_for=None, clock=time.time):
         self.cinder = cinder
         self.policy_for = policy_for or (lambda project_id: None)
-        self.db = db
         self.clock = clock
         self.no_online_extend = set(conf.validation.no_online_extend_backends)
         self.cache_seconds = conf.validation.capability_cache_seconds
@@ -80,7 +135,7 @@ class Gatherer:
 
     def context(self, record, request: typing.Optional[
             protocol.ExpansionRequest], volume: dict
-            ) -> base.DecisionContext:
+            ) -> 'Context':
         """The facts about ``record`` given Cinder's ``volume`` dict."""
         size_gb = int(volume['size'])
         facts = base.VolumeFacts(
@@ -88,19 +143,14 @@ class Gatherer:
             server_id=record.server_id, size_gb=size_gb,
             volume_type=volume.get('volume_type'),
             status=volume.get('status'),
-            original_size_gb=self.db.original_size(record.volume_id)
+            original_size_gb=volumes.original_size(record.volume_id)
             or size_gb,
             host=volume.get('os-vol-host-attr:host'))
         if facts.status == 'in-use':
             facts = dataclasses.replace(
                 facts, online_extend_support=self.online_extend_support(facts))
-        return base.DecisionContext(
-            request=request or request_of(record), volume=facts,
-            quota=self.cinder.quota_set(record.project_id),
-            volume_history=self.db.grant_history(record.volume_id),
-            project_usage_gb=self.project_usage_gb(record.project_id),
-            policy=self.policy_for(record.project_id),
-            now=datetime.datetime.utcfromtimestamp(self.clock()))
+        return Context(self, request or request_of(record), facts,
+                       datetime.datetime.utcfromtimestamp(self.clock()))
 
     def project_usage_gb(self, project_id: str) -> int:
         """GB of every volume of the project, as Cinder counts them now

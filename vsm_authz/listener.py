@@ -67,6 +67,7 @@ from oslo_log import log as logging
 import oslo_messaging as messaging
 
 from vsm_agent import protocol
+from vsm_authz.db import audit_log
 from vsm_authz import errors
 from vsm_authz import pipeline
 
@@ -104,7 +105,7 @@ class InstanceUpdateEndpoint:
         self.flow = flow
         self.event_types = frozenset(event_types)
         self.requeue_delay = requeue_delay
-        self._audit = audit or flow.db.audit
+        self._audit = audit or audit_log.audit
         #: counters for the benchmark and the logs
         self.seen = 0
         self.handled = 0

@@ -31,8 +31,8 @@ Per volume entry:
   server (:mod:`vsm_authz.validation`), else audited and nothing written;
   then, under the locks, Cinder is read once and must agree (owner,
   attachment), the request is recorded
-  (:func:`vsm_authz.db.api.record_request`; stale and replayed requests
-  stop here, audited) and **driven** from that same read;
+  (:func:`vsm_authz.db.expansions.record_request`; stale and replayed
+  requests stop here, audited) and **driven** from that same read;
 * ``st=grown`` / ``st=failed`` for an ``extended`` request → ``grown`` /
   ``failed`` (guest grow failed), ``vsm.expansion.completed`` / ``failed``;
 * always: ``vsm:resp:`` is re-asserted from the database when it is
@@ -70,7 +70,8 @@ from vsm_agent import protocol
 from vsm_authz import answers
 from vsm_authz import audit
 from vsm_authz import clients
-from vsm_authz.db import api as db_api
+from vsm_authz.db import expansions
+from vsm_authz.db import states
 from vsm_authz import drive
 from vsm_authz import extend
 from vsm_authz import facts
@@ -78,7 +79,7 @@ from vsm_authz import validation
 
 LOG = logging.getLogger(__name__)
 
-State = db_api.RecordState
+State = states.RecordState
 
 #: How long a duplicate waits for a volume lock before concluding that
 #: another driver is answering the request.
@@ -92,18 +93,17 @@ class Pipeline:
     def __init__(self, conf: cfg.ConfigOpts, nova: clients.NovaClient,
                  cinder: clients.CinderClient, locks, engine, notifier,
                  extender: typing.Optional[extend.Extender] = None,
-                 policy_for=None, db=db_api, clock=time.time):
+                 policy_for=None, clock=time.time):
         self.nova = nova
         self.cinder = cinder
         self.validator = validation.Validator(nova)
-        self.db = db
         self.clock = clock
         self.projects = frozenset(conf.pipeline.projects)
-        self.trail = audit.Trail(db)
+        self.trail = audit.Trail()
         self.driver = drive.Driver(
             locks, nova, cinder, engine, notifier, self.trail,
-            facts.Gatherer(conf, cinder, policy_for, db, clock),
-            extender or extend.Extender(conf, cinder), db)
+            facts.Gatherer(conf, cinder, policy_for, clock),
+            extender or extend.Extender(conf, cinder))
         self.drive = self.resume = self.driver.drive
 
     # ----------------------------------------------------------- entries --
@@ -154,11 +154,11 @@ class Pipeline:
             request = entry.request
             if request is None:
                 continue
-            record = self.db.get_request(volume_id, request.request_id)
+            record = expansions.get_request(volume_id, request.request_id)
             if record is None or record.server_id != server_id:
                 return False
             if record.state == State.RECEIVED or \
-                    record.state in db_api.IN_FLIGHT_STATES:
+                    record.state in states.IN_FLIGHT_STATES:
                 # Maybe a live driver holds the locks, maybe a transient
                 # error sent this message back: drive (waits on the lock).
                 return False
@@ -228,7 +228,7 @@ class Pipeline:
     # ---------------------------------------------------------- requests --
 
     def _handle_request(self, server, request, out):
-        record = self.db.get_request(request.volume_id, request.request_id)
+        record = expansions.get_request(request.volume_id, request.request_id)
         if record is not None and record.server_id != server.server_id:
             self.trail.add('request.replayed',
                            audit.ids(server, request),
@@ -258,7 +258,7 @@ class Pipeline:
         volume_id, request_id = request.volume_id, request.request_id
         ids = audit.ids(server, request)
         with self.driver.locked(volume_id, server.project_id):
-            record = self.db.get_request(volume_id, request_id)
+            record = expansions.get_request(volume_id, request_id)
             if record is not None:  # a duplicate recorded it meanwhile
                 return self.driver.move_on(record, request, None, out)
             volume = self.cinder.get_volume(volume_id)
@@ -270,17 +270,17 @@ class Pipeline:
                 return None
             size = int(volume['size'])
             try:
-                record, created = self.db.record_request(
+                record, created = expansions.record_request(
                     request, server.server_id, server.project_id, size)
-            except (db_api.StaleRequest, db_api.ReplayedRequest) as exc:
+            except (expansions.StaleRequest, expansions.ReplayedRequest) as exc:
                 event = ('request.stale' if isinstance(
-                    exc, db_api.StaleRequest) else 'request.replayed')
+                    exc, expansions.StaleRequest) else 'request.replayed')
                 self.trail.add(event, ids,
                                once=(server.server_id, request_id, event),
                                reason=protocol.Reason.INVALID, detail=str(exc))
                 LOG.warning('Server %s volume %s request %s: %s',
                             server.server_id, volume_id, request_id, exc)
-                return self.db.latest_request(volume_id)
+                return expansions.latest_request(volume_id)
             if created:
                 LOG.info('Request %s seq %d: server %s volume %s wants %d '
                          'GB (Cinder: %d GB)', request_id, request.seq,
@@ -306,14 +306,14 @@ class Pipeline:
     # --------------------------------------------------- acknowledgements --
 
     def _handle_ack(self, server, request):
-        record = self.db.get_request(request.volume_id, request.request_id)
+        record = expansions.get_request(request.volume_id, request.request_id)
         if record is None or record.server_id != server.server_id:
             self.trail.add('ack.unknown',
                            audit.ids(server, request),
                            once=(server.server_id, request.request_id, 'ack'),
                            reason=protocol.Reason.INVALID,
                            detail='acknowledgement of an unknown request')
-            return self.db.latest_request(request.volume_id) \
+            return expansions.latest_request(request.volume_id) \
                 if record is None else None
         if record.state != State.EXTENDED:
             return record

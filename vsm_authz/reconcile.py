@@ -59,13 +59,14 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from vsm_agent import protocol
-from vsm_authz.db import api as db_api
+from vsm_authz.db import expansions
+from vsm_authz.db import states
 from vsm_authz import errors
 from vsm_authz import pipeline
 
 LOG = logging.getLogger(__name__)
 
-State = db_api.RecordState
+State = states.RecordState
 
 
 @dataclasses.dataclass
@@ -78,11 +79,9 @@ class ReconcileReport:
 class Reconciler:
     """One run at a time per process."""
 
-    def __init__(self, conf: cfg.ConfigOpts, nova, flow: pipeline.Pipeline,
-                 db=db_api):
+    def __init__(self, conf: cfg.ConfigOpts, nova, flow: pipeline.Pipeline):
         self.nova = nova
         self.flow = flow
-        self.db = db
         self.interval = conf.reconcile.interval
         self.in_flight_age = conf.reconcile.in_flight_age
         self.initial_delay = conf.reconcile.initial_delay
@@ -113,9 +112,9 @@ class Reconciler:
                            else LOG.exception)
                     log('Reconciliation of server %s failed: %s',
                         server.get('id'), exc)
-            states = (State.RECEIVED,) + tuple(db_api.IN_FLIGHT_STATES)
-            for record in self.db.in_flight(older_than=self.in_flight_age,
-                                            states=states):
+            unfinished = (State.RECEIVED,) + tuple(states.IN_FLIGHT_STATES)
+            for record in expansions.in_flight(older_than=self.in_flight_age,
+                                               states=unfinished):
                 if self._stop.is_set():
                     break
                 if self.flow.projects and \

@@ -41,6 +41,7 @@ from oslo_log import log as logging
 from vsm_authz import clients
 from vsm_authz import conf as vsm_conf
 from vsm_authz.db import api as db_api
+from vsm_authz.db import policy_overrides
 from vsm_authz import expansion_policy
 from vsm_authz import listener
 from vsm_authz import locks
@@ -62,7 +63,8 @@ cli_opts = [
 def _policy_lookup(conf):
     """``project_id -> ExpansionPolicy``: defaults and stored overrides."""
     def policy_for(project_id):
-        return expansion_policy.effective_policy(conf, db_api, project_id)
+        return expansion_policy.effective_policy(conf, policy_overrides,
+                                                 project_id)
     return policy_for
 
 

@@ -55,7 +55,9 @@ from oslo_log import log as logging
 from vsm_authz import conf as vsm_conf
 from vsm_authz.conf import keystone_bootstrap
 from vsm_authz.db import api as db_api
+from vsm_authz.db import audit_log
 from vsm_authz.db import migration
+from vsm_authz.db import policy_overrides
 from vsm_authz import expansion_policy
 
 LOG = logging.getLogger(__name__)
@@ -274,8 +276,9 @@ def do_bootstrap(conf):
 def policy_show(conf):
     db_api.configure(conf)
     project = conf.command.project
-    overrides = db_api.get_policy_overrides(project)
-    policy = expansion_policy.effective_policy(conf, db_api, project)
+    overrides = policy_overrides.get_policy_overrides(project)
+    policy = expansion_policy.effective_policy(conf, policy_overrides,
+                                               project)
     for name in expansion_policy.FIELDS:
         _out('%-28s %-8s %s' % (name, getattr(policy, name),
                                 '(project override)' if name in overrides
@@ -302,22 +305,22 @@ def policy_set(conf):
     except ValueError as exc:
         _out('policy set failed: %s' % exc)
         return 1
-    overrides = db_api.get_policy_overrides(project)
+    overrides = policy_overrides.get_policy_overrides(project)
     overrides.update(changes)
-    db_api.set_policy_overrides(project, overrides)
-    db_api.audit('policy.set', project_id=project, detail=changes)
+    policy_overrides.set_policy_overrides(project, overrides)
+    audit_log.audit('policy.set', project_id=project, detail=changes)
     return policy_show(conf)
 
 
 def policy_unset(conf):
     db_api.configure(conf)
     project = conf.command.project
-    overrides = db_api.get_policy_overrides(project)
+    overrides = policy_overrides.get_policy_overrides(project)
     names = conf.command.names or list(overrides)
     for name in names:
         overrides.pop(name, None)
-    db_api.set_policy_overrides(project, overrides)
-    db_api.audit('policy.unset', project_id=project, detail=names)
+    policy_overrides.set_policy_overrides(project, overrides)
+    audit_log.audit('policy.unset', project_id=project, detail=names)
     return policy_show(conf)
 
 

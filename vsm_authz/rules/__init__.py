@@ -15,8 +15,10 @@
 Contract with the pipeline (:class:`vsm_authz.facts.Gatherer` builds the
 context from one read of the volume)::
 
-    from vsm_authz import rules
+    from vsm_authz.db import policy_overrides
+    from vsm_authz.db import volumes
     from vsm_authz import expansion_policy
+    from vsm_authz import rules
 
     engine = rules.build_engine(conf)          # once per process
     ctx = rules.DecisionContext(
@@ -24,12 +26,13 @@ context from one read of the volume)::
         volume=rules.VolumeFacts(volume_id, project_id, server_id,
                                  size_gb=cinder_size, volume_type=vtype,
                                  status='in-use',
-                                 original_size_gb=db_api.original_size(vol),
+                                 original_size_gb=volumes.original_size(vol),
                                  host=host, online_extend_support=None),
         quota=cinder_quota_set,                # os-quota-sets?usage=True
-        volume_history=db_api.grant_history(vol, since=None),
+        volume_history=volumes.grant_history(vol, since=None),
         project_usage_gb=sum_of_project_volume_sizes,
-        policy=expansion_policy.effective_policy(conf, db_api, project_id),
+        policy=expansion_policy.effective_policy(conf, policy_overrides,
+                                                  project_id),
         now=timeutils.utcnow())
     decision = engine.decide(ctx)              # rules.Decision
     decision.outcome       # 'grant' | 'deny' | 'pending'

@@ -49,7 +49,7 @@ class VolumeFacts:
     volume_type: typing.Optional[str]
     #: Cinder status ('in-use' when attached).
     status: str
-    #: Size when VSM first saw the volume (``db_api.original_size``).
+    #: Size when VSM first saw the volume (``db.volumes.original_size``).
     original_size_gb: int
     #: Cinder host ``host@backend#pool`` (admin view attribute).
     host: typing.Optional[str] = None
@@ -60,7 +60,7 @@ class VolumeFacts:
 
 @dataclasses.dataclass(frozen=True)
 class GrantRecord:
-    """One past grant of the volume (``db_api.grant_history``)."""
+    """One past grant of the volume (``db.volumes.grant_history``)."""
 
     at: datetime.datetime
     from_gb: int
@@ -71,7 +71,9 @@ class GrantRecord:
 
 @dataclasses.dataclass
 class DecisionContext:
-    """Everything a decision may look at.
+    """Everything a decision may look at (:class:`vsm_authz.facts.Context`
+    is the one the service builds: it reads the costly facts when a rule
+    first asks for them).
 
     :ivar quota: Cinder's ``os-quota-sets/{project}?usage=True``
         ``quota_set`` dict: ``{'gigabytes': {'limit', 'in_use',

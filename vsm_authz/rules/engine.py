@@ -91,8 +91,9 @@ class Engine:
                            ctx.request.requested_gb,
                            '; ' + ', '.join(clamps) if clamps else ''),
                 rule=clamps[-1].split(':')[0] if clamps else 'engine')
-        if (ctx.dry_run or ctx.policy.dry_run) and decision.outcome != \
-                base.DENY:
+        # A denial stays one: no need to read the policy for it.
+        if decision.outcome != base.DENY and (ctx.dry_run
+                                              or ctx.policy.dry_run):
             decision = self._dry_run(ctx, decision)
         LOG.debug('volume %(vol)s request %(rid)s: %(outcome)s %(size)d GiB '
                   '(%(reason)s, rule %(rule)s)',

@@ -181,7 +181,7 @@ class ListenerTestCase(testtools.TestCase):
     def _configure_db_client(self):
         from oslo_config import cfg
         from vsm_authz import conf as vsm_conf
-        from vsm_authz.db import api as db_api
+        from vsm_authz import db as db_api
         from vsm_authz.db import migration
         conf = cfg.ConfigOpts()
         vsm_conf.register_opts(conf)

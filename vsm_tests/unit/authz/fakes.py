@@ -32,8 +32,9 @@ import testtools
 from vsm_agent import protocol
 from vsm_authz import clients
 from vsm_authz import conf as vsm_conf
-from vsm_authz.db import api as db_api
+from vsm_authz.db import audit_log
 from vsm_authz.db import fixture as db_fixture
+from vsm_authz.db import policy_overrides
 from vsm_authz import expansion_policy
 from vsm_authz import pipeline
 from vsm_authz import rules
@@ -285,7 +286,7 @@ class FlowTestCase(testtools.TestCase):
             self.conf, self.nova, self.cinder, self.locks, self.engine,
             self.notifier,
             policy_for=lambda p: expansion_policy.effective_policy(
-                self.conf, db_api, p))
+                self.conf, policy_overrides, p))
         self.flow.driver.extender._sleep = lambda s: None
 
     # helpers
@@ -315,4 +316,4 @@ class FlowTestCase(testtools.TestCase):
         self.flow.handle_notification(server_id, project_id, metadata)
 
     def audit_events(self, **filters):
-        return [a.event for a in db_api.list_audit(limit=None, **filters)]
+        return [a.event for a in audit_log.list_audit(limit=None, **filters)]

@@ -17,8 +17,8 @@ from oslo_config import fixture as config_fixture
 import testtools
 
 from vsm_authz import conf as vsm_conf
-from vsm_authz.db import api as db_api
 from vsm_authz.db import fixture as db_fixture
+from vsm_authz.db import policy_overrides
 from vsm_authz import expansion_policy
 
 PRJ = 'a' * 32
@@ -56,23 +56,23 @@ class TestEffectivePolicy(testtools.TestCase):
 
     def test_config_defaults(self):
         self.conf.set_override('max_size_gb', 300, group='expansion_policy')
-        policy = expansion_policy.effective_policy(self.conf, db_api, PRJ)
+        policy = expansion_policy.effective_policy(self.conf, policy_overrides, PRJ)
         self.assertEqual(300, policy.max_size_gb)
         self.assertEqual(expansion_policy.ExpansionPolicy().replace(
             max_size_gb=300), policy)
 
     def test_overrides_win(self):
         self.conf.set_override('max_size_gb', 300, group='expansion_policy')
-        db_api.set_policy_overrides(PRJ, {'max_size_gb': 50,
-                                          'dry_run': True})
-        policy = expansion_policy.effective_policy(self.conf, db_api, PRJ)
+        policy_overrides.set_policy_overrides(PRJ, {'max_size_gb': 50,
+                                                    'dry_run': True})
+        policy = expansion_policy.effective_policy(self.conf, policy_overrides, PRJ)
         self.assertEqual((50, True), (policy.max_size_gb, policy.dry_run))
-        other = expansion_policy.effective_policy(self.conf, db_api,
+        other = expansion_policy.effective_policy(self.conf, policy_overrides,
                                                   'b' * 32)
         self.assertEqual((300, False), (other.max_size_gb, other.dry_run))
 
     def test_stale_override_is_skipped(self):
-        db_api.set_policy_overrides(PRJ, {'removed_knob': 1,
-                                          'cooldown_seconds': 5})
-        policy = expansion_policy.effective_policy(self.conf, db_api, PRJ)
+        policy_overrides.set_policy_overrides(PRJ, {'removed_knob': 1,
+                                                    'cooldown_seconds': 5})
+        policy = expansion_policy.effective_policy(self.conf, policy_overrides, PRJ)
         self.assertEqual(5, policy.cooldown_seconds)

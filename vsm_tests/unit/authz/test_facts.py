@@ -17,7 +17,7 @@ import testtools
 
 from vsm_agent import protocol
 from vsm_authz import conf as vsm_conf
-from vsm_authz.db import api as db_api
+from vsm_authz.db import expansions
 from vsm_authz.db import fixture as db_fixture
 from vsm_authz import facts
 from vsm_authz.rules import base
@@ -42,8 +42,8 @@ class TestGatherer(testtools.TestCase):
             volume_id=self.volume_id, request_id=protocol.new_request_id(),
             seq=1, state=protocol.RequestState.REQUESTED, current_gb=10,
             requested_gb=12, timestamp=1, reason='used_pct')
-        self.record, _ = db_api.record_request(request, self.server_id,
-                                               fakes.PROJECT, 10)
+        self.record, _ = expansions.record_request(request, self.server_id,
+                                                   fakes.PROJECT, 10)
 
     def context(self):
         return self.gatherer.context(
@@ -57,6 +57,23 @@ class TestGatherer(testtools.TestCase):
                           ctx.project_usage_gb))
         self.assertEqual(12, ctx.request.requested_gb)
         self.assertEqual(1, self.cinder.calls['get_volume'])
+
+    def test_costly_facts_are_read_when_asked_and_once(self):
+        asked = []
+        self.gatherer.policy_for = lambda p: asked.append(p) or 'policy'
+        ctx = self.context()
+        self.assertEqual({'get_volume': 1, 'pools': 1, 'volume_type': 1},
+                         dict(self.cinder.calls))
+        self.assertEqual([], asked)
+        for _ in range(2):
+            self.assertEqual((1000, 10, [], 'policy'),
+                             (ctx.quota['gigabytes']['limit'],
+                              ctx.project_usage_gb, ctx.volume_history,
+                              ctx.policy))
+        self.assertEqual({'get_volume': 1, 'pools': 1, 'volume_type': 1,
+                          'quota_set': 1, 'project_volumes': 1},
+                         dict(self.cinder.calls))
+        self.assertEqual([fakes.PROJECT], asked)
 
     def test_not_in_use_is_answered_by_the_sanity_rule(self):
         self.cinder.volumes[self.volume_id]['status'] = 'detaching'

@@ -19,7 +19,7 @@ import time
 import oslo_messaging as messaging
 
 from vsm_agent import protocol
-from vsm_authz.db import api as db_api
+from vsm_authz.db import audit_log
 from vsm_authz import listener
 from vsm_tests.unit.authz import fakes
 
@@ -124,7 +124,7 @@ class TestEndpoint(fakes.FlowTestCase):
                             {protocol.REQUEST_PREFIX + 'x': 'y'})
         self.assertEqual(messaging.NotificationResult.HANDLED,
                          self.deliver('instance.update', payload))
-        audit = db_api.list_audit(event='notification.poison')
+        audit = audit_log.list_audit(event='notification.poison')
         self.assertEqual(1, len(audit))
         self.assertEqual('m1', audit[0].detail['message_id'])
 

@@ -22,6 +22,7 @@ import testtools
 
 from vsm_authz.cmd import manage
 from vsm_authz.db import api as db_api
+from vsm_authz.db import audit_log
 
 
 class ManageTestCase(testtools.TestCase):
@@ -76,7 +77,7 @@ class TestPolicy(ManageTestCase):
         self.assertRegex(out, r'max_size_gb +50 +\(project override\)')
         self.assertEqual(
             ['policy.unset', 'policy.set'],
-            [e.event for e in db_api.list_audit(project_id='p1')])
+            [e.event for e in audit_log.list_audit(project_id='p1')])
 
     def test_set_rejects_bad_values(self):
         rc, out = self.run_manage('policy', 'set', '--project', 'p1',

@@ -17,7 +17,10 @@ import time
 
 from vsm_agent import protocol
 from vsm_authz import clients
-from vsm_authz.db import api as db_api
+from vsm_authz.db import audit_log
+from vsm_authz.db import expansions
+from vsm_authz.db import states
+from vsm_authz.db import volumes
 from vsm_authz import errors
 from vsm_authz import extend
 from vsm_authz import rules
@@ -39,11 +42,11 @@ class TestGrant(fakes.FlowTestCase):
                          (answer.state, answer.size_gb, answer.reason))
         self.assertTrue(answer.answers(request))
         # granted written before the extend, extended after
-        states = [protocol.parse_response(k, v).state
-                  for _, k, v in self.nova.writes]
-        self.assertEqual([R.GRANTED, R.EXTENDED], states)
-        record = db_api.get_request(volume, request.request_id)
-        self.assertEqual(db_api.RecordState.EXTENDED, record.state)
+        answered = [protocol.parse_response(k, v).state
+                    for _, k, v in self.nova.writes]
+        self.assertEqual([R.GRANTED, R.EXTENDED], answered)
+        record = expansions.get_request(volume, request.request_id)
+        self.assertEqual(states.RecordState.EXTENDED, record.state)
         self.assertEqual(['granted'], self.notifier.events())
         self.assertIn('request.granted', self.audit_events())
         self.assertIn('extend.done', self.audit_events())
@@ -52,14 +55,20 @@ class TestGrant(fakes.FlowTestCase):
         server, volume = self.server_with_volume(10)
         self.write_request(server, volume, want=12)
         reads_before_extend = []
+        calls_before_extend = []
         extend_volume = self.cinder.extend_volume
 
         def extend(*args):
             reads_before_extend.append(self.cinder.calls['get_volume'])
+            calls_before_extend.append(dict(self.cinder.calls))
             return extend_volume(*args)
         self.cinder.extend_volume = extend
         self.notify(server)
         self.assertEqual([1], reads_before_extend)
+        # A grant passes every rule, so every fact is read, each once.
+        self.assertEqual([{'get_volume': 1, 'quota_set': 1,
+                           'project_volumes': 1, 'pools': 1,
+                           'volume_type': 1}], calls_before_extend)
         # Every call to the clouds for the whole request: Nova reads the
         # server and its attachments once and takes two answers (granted,
         # extended); Cinder is read once before the extend and once after
@@ -116,10 +125,10 @@ class TestGrant(fakes.FlowTestCase):
     def test_duplicate_does_not_wait_for_a_busy_driver(self):
         server, volume = self.server_with_volume(10)
         request = self.write_request(server, volume, want=12)
-        record, _ = db_api.record_request(request, server, fakes.PROJECT,
-                                          10)
-        db_api.transition(volume, request.request_id, db_api.RecordState.GRANTED,
-                          granted_gb=12, reason='ok')
+        record, _ = expansions.record_request(request, server, fakes.PROJECT,
+                                              10)
+        expansions.transition(volume, request.request_id, states.RecordState.GRANTED,
+                              granted_gb=12, reason='ok')
         with self.locks.volume(volume):   # another driver at work
             self.notify(server)
         self.assertEqual([], self.cinder.extends)
@@ -155,8 +164,8 @@ class TestGrant(fakes.FlowTestCase):
                            state=protocol.RequestState.GROWN,
                            reason='grown')
         self.notify(server)
-        record = db_api.get_request(volume, request.request_id)
-        self.assertEqual(db_api.RecordState.GROWN, record.state)
+        record = expansions.get_request(volume, request.request_id)
+        self.assertEqual(states.RecordState.GROWN, record.state)
         self.assertEqual(['granted', 'completed'], self.notifier.events())
         self.assertEqual(R.EXTENDED, self.nova.responses(server,
                                                          volume).state)
@@ -170,8 +179,8 @@ class TestGrant(fakes.FlowTestCase):
                            state=protocol.RequestState.FAILED,
                            reason='grow_failed')
         self.notify(server)
-        record = db_api.get_request(volume, request.request_id)
-        self.assertEqual((db_api.RecordState.FAILED, 'grow_failed'),
+        record = expansions.get_request(volume, request.request_id)
+        self.assertEqual((states.RecordState.FAILED, 'grow_failed'),
                          (record.state, record.reason))
         self.assertEqual(R.EXTENDED, self.nova.responses(server,
                                                          volume).state)
@@ -207,8 +216,8 @@ class TestDeny(fakes.FlowTestCase):
         self.notify(server)
         self.assertEqual([], self.cinder.extends)
         self.assertEqual([], self.nova.writes)
-        self.assertIsNone(db_api.get_volume(other_volume))
-        audit = db_api.list_audit(event='request.rejected')
+        self.assertIsNone(volumes.get_volume(other_volume))
+        audit = audit_log.list_audit(event='request.rejected')
         self.assertEqual('not_attached', audit[0].reason)
 
     def test_volume_of_another_project_is_refused_silently(self):
@@ -228,7 +237,7 @@ class TestDeny(fakes.FlowTestCase):
         self.write_request(server, volume, want=12)
         self.notify(server, project_id=fakes.OTHER_PROJECT)
         self.assertEqual([], self.cinder.extends)
-        audit = db_api.list_audit(event='request.rejected')
+        audit = audit_log.list_audit(event='request.rejected')
         self.assertEqual('project_mismatch', audit[0].reason)
 
     def test_malformed_request_is_answered_invalid_if_attached(self):
@@ -243,7 +252,7 @@ class TestDeny(fakes.FlowTestCase):
                           answer.seq))
         self.notify(server)   # idempotent: no second write
         self.assertEqual(1, len(self.nova.writes))
-        self.assertEqual(1, len(db_api.list_audit(event='request.invalid')))
+        self.assertEqual(1, len(audit_log.list_audit(event='request.invalid')))
 
     def test_malformed_request_for_foreign_volume_gets_no_answer(self):
         server, _ = self.server_with_volume(10)
@@ -253,7 +262,7 @@ class TestDeny(fakes.FlowTestCase):
         self.nova.servers[server]['metadata']['vsm:req:../etc'] = 'x'
         self.notify(server)
         self.assertEqual([], self.nova.writes)
-        self.assertEqual(2, len(db_api.list_audit(event='request.invalid')))
+        self.assertEqual(2, len(audit_log.list_audit(event='request.invalid')))
 
     def test_request_not_larger_than_cinder_size(self):
         server, volume = self.server_with_volume(12)
@@ -272,6 +281,41 @@ class TestDeny(fakes.FlowTestCase):
         self.assertEqual((R.DENIED, 'not_in_use'),
                          (answer.state, answer.reason))
         self.assertIsNotNone(answer.retry_after)
+
+    def assert_denied_on_the_volume_read(self, server, volume, reason):
+        """Notify: the request is denied for ``reason`` after one Cinder
+        volume GET, with no quota read, no listing of the project's
+        volumes and no Keystone call."""
+        self.notify(server)
+        answer = self.nova.responses(server, volume)
+        self.assertEqual((R.DENIED, reason), (answer.state, answer.reason))
+        self.assertEqual({'get_volume': 1}, dict(self.cinder.calls))
+        self.assertEqual(0, self.checker.calls)
+
+    def test_request_in_cooldown_reads_only_what_the_rules_ask(self):
+        self.conf.set_override('cooldown_seconds', 3600,
+                               group='expansion_policy')
+        server, volume = self.server_with_volume(10)
+        self.write_request(server, volume, want=12, seq=1)
+        self.notify(server)
+        self.cinder.calls.clear()
+        self.checker.calls = 0
+        self.write_request(server, volume, want=14, seq=2)
+        # The cooldown rule denies before the quota and limit rules (pools
+        # and volume type are still cached from the grant).
+        self.assert_denied_on_the_volume_read(server, volume, 'cooldown')
+
+    def test_volume_not_in_use_reads_the_volume_only(self):
+        policies = []
+        policy_for = self.flow.driver.facts.policy_for
+        self.flow.driver.facts.policy_for = \
+            lambda p: policies.append(p) or policy_for(p)
+        server, volume = self.server_with_volume(10)
+        self.cinder.volumes[volume]['status'] = 'detaching'
+        self.write_request(server, volume, want=12)
+        # The sanity rule, first, denies from the volume read alone.
+        self.assert_denied_on_the_volume_read(server, volume, 'not_in_use')
+        self.assertEqual([], policies)
 
     def test_backend_without_online_extend(self):
         self.cinder.pool_caps['host@fake#fake'] = {
@@ -304,8 +348,8 @@ class TestDeny(fakes.FlowTestCase):
         self.write_request(server, volume, want=20, seq=5)
         self.notify(server)
         self.assertEqual([(volume, 12)], self.cinder.extends)
-        self.assertEqual(1, len(db_api.list_audit(event='request.stale')))
-        self.assertEqual(1, len(db_api.list_audit(event='request.replayed')))
+        self.assertEqual(1, len(audit_log.list_audit(event='request.stale')))
+        self.assertEqual(1, len(audit_log.list_audit(event='request.replayed')))
         # The answer about the real request stays.
         self.assertEqual(5, self.nova.responses(server, volume).seq)
 
@@ -345,11 +389,11 @@ class TestFailures(fakes.FlowTestCase):
         request = self.write_request(server, volume, want=12)
         exc = self.assertRaises(extend.ExtendBusy, self.notify, server)
         self.assertTrue(errors.is_transient(exc))
-        record = db_api.get_request(volume, request.request_id)
-        self.assertEqual(db_api.RecordState.EXTENDING, record.state)
+        record = expansions.get_request(volume, request.request_id)
+        self.assertEqual(states.RecordState.EXTENDING, record.state)
         self.cinder.extend_behaviour = 'ok'
         self.notify(server)   # the redelivered message
-        self.assertEqual(db_api.RecordState.EXTENDED, db_api.get_request(
+        self.assertEqual(states.RecordState.EXTENDED, expansions.get_request(
             volume, request.request_id).state)
         self.assertEqual([(volume, 12)], self.cinder.extends)
 
@@ -386,41 +430,41 @@ class TestCrashRecovery(fakes.FlowTestCase):
     def _granted_record(self, state, cinder_size=None, cinder_status=None):
         server, volume = self.server_with_volume(10)
         request = self.write_request(server, volume, want=12)
-        record, _ = db_api.record_request(request, server, fakes.PROJECT, 10)
-        db_api.transition(volume, request.request_id, db_api.RecordState.GRANTED,
-                          granted_gb=12, reason='ok')
-        if state == db_api.RecordState.EXTENDING:
-            db_api.transition(volume, request.request_id, db_api.RecordState.EXTENDING)
+        record, _ = expansions.record_request(request, server, fakes.PROJECT, 10)
+        expansions.transition(volume, request.request_id, states.RecordState.GRANTED,
+                              granted_gb=12, reason='ok')
+        if state == states.RecordState.EXTENDING:
+            expansions.transition(volume, request.request_id, states.RecordState.EXTENDING)
         if cinder_size:
             self.cinder.volumes[volume]['size'] = cinder_size
         if cinder_status:
             self.cinder.volumes[volume]['status'] = cinder_status
             self.cinder.volumes[volume]['_target'] = 12
-        return server, volume, db_api.get_request(volume,
-                                                  request.request_id)
+        return server, volume, expansions.get_request(volume,
+                                                      request.request_id)
 
     def test_crash_after_extend_finished(self):
-        server, volume, record = self._granted_record(db_api.RecordState.EXTENDING, 12)
+        server, volume, record = self._granted_record(states.RecordState.EXTENDING, 12)
         record = self.flow.resume(record)
-        self.assertEqual(db_api.RecordState.EXTENDED, record.state)
+        self.assertEqual(states.RecordState.EXTENDED, record.state)
         self.assertEqual([], self.cinder.extends)
 
     def test_crash_before_extend_was_sent(self):
-        server, volume, record = self._granted_record(db_api.RecordState.EXTENDING)
+        server, volume, record = self._granted_record(states.RecordState.EXTENDING)
         record = self.flow.resume(record)
-        self.assertEqual(db_api.RecordState.EXTENDED, record.state)
+        self.assertEqual(states.RecordState.EXTENDED, record.state)
         self.assertEqual([(volume, 12)], self.cinder.extends)
 
     def test_crash_while_cinder_extends(self):
         server, volume, record = self._granted_record(
-            db_api.RecordState.EXTENDING, cinder_status='extending')
+            states.RecordState.EXTENDING, cinder_status='extending')
         record = self.flow.resume(record)
-        self.assertEqual(db_api.RecordState.EXTENDED, record.state)
+        self.assertEqual(states.RecordState.EXTENDED, record.state)
         self.assertEqual([], self.cinder.extends)
 
     def test_crash_after_grant(self):
-        server, volume, record = self._granted_record(db_api.RecordState.GRANTED)
+        server, volume, record = self._granted_record(states.RecordState.GRANTED)
         record = self.flow.resume(record)
-        self.assertEqual(db_api.RecordState.EXTENDED, record.state)
+        self.assertEqual(states.RecordState.EXTENDED, record.state)
         self.assertEqual(R.EXTENDED, self.nova.responses(server,
                                                          volume).state)

@@ -13,7 +13,8 @@
 """Reconciliation: lost notifications, lost answers, crashed extends."""
 
 from vsm_agent import protocol
-from vsm_authz.db import api as db_api
+from vsm_authz.db import expansions
+from vsm_authz.db import states
 from vsm_authz import reconcile
 from vsm_tests.unit.authz import fakes
 
@@ -59,16 +60,16 @@ class TestReconcile(fakes.FlowTestCase):
     def test_crashed_extend_is_finished(self):
         server, volume = self.server_with_volume(10)
         request = self.write_request(server, volume, want=12)
-        db_api.record_request(request, server, fakes.PROJECT, 10)
-        db_api.transition(volume, request.request_id, db_api.RecordState.GRANTED,
-                          granted_gb=12, reason='ok')
-        db_api.transition(volume, request.request_id, db_api.RecordState.EXTENDING)
+        expansions.record_request(request, server, fakes.PROJECT, 10)
+        expansions.transition(volume, request.request_id, states.RecordState.GRANTED,
+                              granted_gb=12, reason='ok')
+        expansions.transition(volume, request.request_id, states.RecordState.EXTENDING)
         # The request key is gone from the metadata (say, the guest was
         # rebuilt): only the database knows about the record.
         del self.nova.servers[server]['metadata'][request.key]
         report = self.reconciler.run_once()
         self.assertEqual(1, report.resumed)
-        self.assertEqual(db_api.RecordState.EXTENDED, db_api.get_request(
+        self.assertEqual(states.RecordState.EXTENDED, expansions.get_request(
             volume, request.request_id).state)
 
     def test_errors_are_counted_not_raised(self):
