@@ -57,6 +57,8 @@ import typing
 
 from oslo_config import cfg
 
+from vsm_agent import blockdev
+
 discovery_opts = [
     cfg.StrOpt('proc_root', default='/proc',
                help='Root of the proc filesystem (tests point this at a '
@@ -204,151 +206,6 @@ class MountSelector:
         return None
 
 
-@dataclasses.dataclass(frozen=True)
-class MountInfo:
-    """One parsed line of /proc/self/mountinfo."""
-
-    major: int
-    minor: int
-    root: str
-    mountpoint: str
-    fstype: str
-    source: str
-
-
-def _unescape(field: str) -> str:
-    # mountinfo escapes space, tab, newline and backslash as \ooo octal.
-    if '\\' not in field:
-        return field
-    out, i = [], 0
-    while i < len(field):
-        if field[i] == '\\' and field[i + 1:i + 4].isdigit():
-            out.append(chr(int(field[i + 1:i + 4], 8)))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return ''.join(out)
-
-
-def parse_mountinfo(text: str) -> typing.List[MountInfo]:
-    """Parse /proc/self/mountinfo; lines that do not parse are skipped."""
-    mounts = []
-    for line in text.splitlines():
-        fields = line.split()
-        try:
-            sep = fields.index('-', 6)
-            major, minor = fields[2].split(':')
-            mounts.append(MountInfo(
-                major=int(major), minor=int(minor),
-                root=_unescape(fields[3]), mountpoint=_unescape(fields[4]),
-                fstype=fields[sep + 1], source=_unescape(fields[sep + 2])))
-        except (ValueError, IndexError):
-            continue
-    return mounts
-
-
-def _read(path: str) -> typing.Optional[str]:
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return None
-
-
-def decode_dm_name(dm_name: str) -> typing.Optional[typing.Tuple[str, str]]:
-    """Split a device-mapper LVM name 'vg--a-lv' into ('vg-a', 'lv').
-
-    LVM doubles every '-' inside VG and LV names and joins them with one.
-    """
-    i = 0
-    while i < len(dm_name):
-        if dm_name[i] == '-':
-            if i + 1 < len(dm_name) and dm_name[i + 1] == '-':
-                i += 2
-                continue
-            vg, lv = dm_name[:i], dm_name[i + 1:]
-            if not vg or not lv:
-                return None
-            return vg.replace('--', '-'), lv.replace('--', '-')
-        i += 1
-    return None
-
-
-class _SysBlock:
-    """Reads of /sys/class/block/<name> under a configurable root."""
-
-    def __init__(self, roots: Roots):
-        self.roots = roots
-
-    def path(self, name: str, *rest: str) -> str:
-        return os.path.join(self.roots.sys, 'class', 'block', name, *rest)
-
-    def exists(self, name: str) -> bool:
-        return bool(name) and os.path.exists(self.path(name))
-
-    def name_of_devnum(self, major: int, minor: int) -> typing.Optional[str]:
-        link = os.path.join(self.roots.sys, 'dev', 'block',
-                            '%d:%d' % (major, minor))
-        if not os.path.exists(link):
-            return None
-        return os.path.basename(os.path.realpath(link))
-
-    def is_partition(self, name: str) -> bool:
-        return os.path.exists(self.path(name, 'partition'))
-
-    def partition_number(self, name: str) -> typing.Optional[int]:
-        text = _read(self.path(name, 'partition'))
-        return int(text) if text and text.isdigit() else None
-
-    def parent_disk(self, name: str) -> str:
-        # /sys/class/block/vdb1 -> .../block/vdb/vdb1: the parent directory
-        # is the disk.
-        return os.path.basename(os.path.dirname(
-            os.path.realpath(self.path(name))))
-
-    def size_bytes(self, name: str) -> int:
-        text = _read(self.path(name, 'size'))
-        # sysfs sizes are in 512-byte sectors whatever the logical block size
-        return int(text) * 512 if text and text.isdigit() else 0
-
-    def serial(self, name: str) -> typing.Optional[str]:
-        for rel in (('serial',), ('device', 'serial')):
-            text = _read(self.path(name, *rel))
-            if text:
-                return text
-        return None
-
-    def dm_uuid(self, name: str) -> typing.Optional[str]:
-        return _read(self.path(name, 'dm', 'uuid'))
-
-    def dm_name(self, name: str) -> typing.Optional[str]:
-        return _read(self.path(name, 'dm', 'name'))
-
-    def slaves(self, name: str) -> typing.List[str]:
-        try:
-            return sorted(os.listdir(self.path(name, 'slaves')))
-        except OSError:
-            return []
-
-    def holders(self, name: str) -> typing.List[str]:
-        try:
-            return sorted(os.listdir(self.path(name, 'holders')))
-        except OSError:
-            return []
-
-    def dm_by_name(self, dm_name: str) -> typing.Optional[str]:
-        base = os.path.join(self.roots.sys, 'class', 'block')
-        try:
-            names = os.listdir(base)
-        except OSError:
-            return None
-        for name in names:
-            if name.startswith('dm-') and self.dm_name(name) == dm_name:
-                return name
-        return None
-
-
 def _by_id_serials(roots: Roots) -> typing.Dict[str, str]:
     """{kernel disk name: id} from /dev/disk/by-id virtio/scsi names."""
     by_id = os.path.join(roots.dev, 'disk', 'by-id')
@@ -399,7 +256,7 @@ def match_volume_id(serial: typing.Optional[str],
     return hits.pop() if len(hits) == 1 else None
 
 
-def _source_name(sysb: _SysBlock, roots: Roots, source: str
+def _source_name(sysb: blockdev.SysBlock, roots: Roots, source: str
                  ) -> typing.Optional[str]:
     """Kernel name of a mount source such as /dev/vdb or /dev/mapper/vg-lv."""
     if not source.startswith('/dev/'):
@@ -424,7 +281,7 @@ def _describe_device(sysb, mount: Mount, name: str) -> None:
                                         'LVM logical volume' % name)
             return
         dm_name = sysb.dm_name(name) or ''
-        decoded = decode_dm_name(dm_name)
+        decoded = blockdev.decode_dm_name(dm_name)
         pvs = tuple(sysb.slaves(name))
         if decoded is None:
             mount.not_expandable_why = 'cannot parse LVM name %r' % dm_name
@@ -464,15 +321,16 @@ def discover(roots: Roots,
     device (bind mounts) are left out; excluded mounts are left out too.
     """
     selector = selector or MountSelector()
-    sysb = _SysBlock(roots)
+    sysb = blockdev.SysBlock(roots.sys)
     known = set(v.lower() for v in known_volume_ids)
     static = _static_map(roots, static_volumes)
     known.update(static.values())
     by_id = None
-    text = _read(os.path.join(roots.proc, 'self', 'mountinfo')) or ''
+    text = blockdev.read_text(
+        os.path.join(roots.proc, 'self', 'mountinfo')) or ''
     seen_devices: typing.Dict[str, Mount] = {}
     result = []
-    for info in parse_mountinfo(text):
+    for info in blockdev.parse_mountinfo(text):
         if selector.why_excluded(info.mountpoint):
             continue
         name = None
@@ -538,4 +396,4 @@ def unresolved_serials(mounts: typing.Iterable[Mount]) -> typing.Set[str]:
 
 def disk_size_bytes(roots: Roots, disk: str) -> int:
     """Current capacity of ``disk`` as the kernel sees it (0 if unknown)."""
-    return _SysBlock(roots).size_bytes(disk)
+    return blockdev.SysBlock(roots.sys).size_bytes(disk)

@@ -169,18 +169,6 @@ class TestDiscovery(testtools.TestCase):
 
 class TestHelpers(testtools.TestCase):
 
-    scenarios_dm = [
-        ('vg-lv', ('vg', 'lv')),
-        ('vg--data-lv0', ('vg-data', 'lv0')),
-        ('a--b-c--d', ('a-b', 'c-d')),
-        ('nodash', None),
-        ('-lv', None),
-    ]
-
-    def test_decode_dm_name(self):
-        for name, expected in self.scenarios_dm:
-            self.assertEqual(expected, discovery.decode_dm_name(name), name)
-
     def test_match_volume_id(self):
         known = [VOL_A, VOL_B]
         self.assertEqual(VOL_A, discovery.match_volume_id(VOL_A[:20], known))
@@ -192,12 +180,3 @@ class TestHelpers(testtools.TestCase):
         twin = VOL_A[:20] + 'ffffffffffffffff'
         self.assertIsNone(discovery.match_volume_id(VOL_A[:20],
                                                     [VOL_A, twin]))
-
-    def test_parse_mountinfo_skips_garbage(self):
-        text = ('36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 '
-                '/dev/root rw,errors=continue\n'
-                'garbage line\n')
-        (info,) = discovery.parse_mountinfo(text)
-        self.assertEqual((98, 0, '/mnt1', '/mnt2', 'ext3', '/dev/root'),
-                         (info.major, info.minor, info.root, info.mountpoint,
-                          info.fstype, info.source))
