@@ -89,24 +89,35 @@ class Timings:
         return '\n'.join(lines)
 
 
-def _run_venv_helper(layout, module):
-    """Run ``vsm_devenv.localcloud.<module>`` in the venv; return its JSON."""
+def _run_venv_helper(layout, module, attempts=1):
+    """Run ``vsm_devenv.localcloud.<module>`` in the venv; return its JSON.
+
+    ``attempts`` > 1 only for idempotent helpers: a freshly started API
+    under the parallel bring-up can drop a connection or answer 5xx once;
+    every attempt's stderr stays in the helper's log.
+    """
     env = services.openstack_env(layout, extra_pythonpath=True)
     env['OS_CLIENT_CONFIG_FILE'] = str(layout.clouds_yaml)
-    with open(layout.log(module), 'ab') as err:
-        result = subprocess.run(
-            [
-                str(layout.venv_bin('python')),
-                '-m',
-                f'vsm_devenv.localcloud.{module}',
-            ],
-            stdout=subprocess.PIPE,
-            stderr=err,
-            env=env,
-        )
-    if result.returncode:
-        raise RuntimeError(f'{module} failed, see {layout.log(module)}')
-    return json.loads(result.stdout)
+    for attempt in range(1, attempts + 1):
+        with open(layout.log(module), 'ab') as err:
+            err.write(f'--- {module} attempt {attempt}\n'.encode())
+            err.flush()
+            result = subprocess.run(
+                [
+                    str(layout.venv_bin('python')),
+                    '-m',
+                    f'vsm_devenv.localcloud.{module}',
+                ],
+                stdout=subprocess.PIPE,
+                stderr=err,
+                env=env,
+            )
+        if not result.returncode:
+            return json.loads(result.stdout)
+        if attempt < attempts:
+            time.sleep(2)
+    raise RuntimeError(f'{module} failed {attempts} time(s), '
+                       f'see {layout.log(module)}')
 
 
 def nfs_mountpoint(layout):
@@ -317,7 +328,7 @@ def up(layout, options, log=print):
                 services.start_api(layout, 'keystone')
                 services.wait_api('keystone')
             with t.phase('keystone: accounts, catalog, limits'):
-                return _run_venv_helper(layout, 'keystone_setup')
+                return _run_venv_helper(layout, 'keystone_setup', attempts=3)
 
         ks_future = pool.submit(keystone)
         sync_futures = {
